@@ -1,0 +1,5 @@
+import sys
+
+from modelcard.cli import main
+
+sys.exit(main())

@@ -1,0 +1,85 @@
+"""Assemble one record from detected facts, probe results and declared disclosures, with provenance."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from modelcard import __version__
+from modelcard.errors import BadInput
+from modelcard.inspect.facts import NOT_MEASURED, Facts
+from modelcard.record import SCHEMA_VERSION
+
+DETECTED_SECTIONS = ("model", "architecture", "attention", "masking", "position", "context_window", "kv_cache")
+DERIVED_POINTERS = ("/kv_cache/bytes_at",)
+
+
+def assemble(
+    facts: Facts,
+    probes: list[dict[str, Any]] | None = None,
+    probe_suite: dict[str, Any] | None = None,
+    disclosures: dict[str, Any] | None = None,
+    findings: list[dict[str, Any]] | None = None,
+    disclosures_path: Path | None = None,
+) -> dict[str, Any]:
+    values = copy.deepcopy(facts.values)
+    record: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "generator": {"name": "modelcard", "version": __version__},
+        **{section: values[section] for section in DETECTED_SECTIONS},
+        "probe_suite": probe_suite or {"name": "none", "probes": 0, "note": "probes were not run"},
+        "probes": probes or [],
+        "disclosures": copy.deepcopy(disclosures or {}),
+        "findings": findings or [],
+        "inspection": {"ignored_config_keys": facts.ignored_config_keys},
+        "provenance": {},
+        "unknowns": dict(facts.unknowns),
+    }
+    provenance = record["provenance"]
+    for section in DETECTED_SECTIONS:
+        provenance[f"/{section}"] = "detected"
+    for pointer in DERIVED_POINTERS:
+        provenance[pointer] = "derived"
+    if record["probes"]:
+        provenance["/probes"] = "measured"
+    if record["disclosures"]:
+        provenance["/disclosures"] = "declared"
+    if not record["probes"]:
+        record["unknowns"]["/probes"] = {"kind": NOT_MEASURED, "reason": record["probe_suite"]["note"]}
+    _apply_overrides(record, disclosures_path)
+    return record
+
+
+def _apply_overrides(record: dict[str, Any], where: Path | None) -> None:
+    """`overrides` in the disclosures correct a detected value; the detected one stays visible."""
+    overrides = record["disclosures"].get("overrides") or {}
+    overridden = {}
+    for pointer, value in overrides.items():
+        parent, key = _resolve_parent(record, pointer, where)
+        overridden[pointer] = parent.get(key) if isinstance(parent, dict) else parent[key]
+        parent[key] = value
+        record["provenance"][pointer] = "declared"
+        record["unknowns"].pop(pointer, None)
+    if overridden:
+        record["inspection"]["overridden"] = overridden
+
+
+def _resolve_parent(record: dict[str, Any], pointer: str, where: Path | None) -> tuple[Any, Any]:
+    parts = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
+    if not parts or parts[0] not in DETECTED_SECTIONS:
+        raise BadInput(where or "overrides", f"override {pointer} must point into {', '.join(DETECTED_SECTIONS)}")
+    node: Any = record
+    for part in parts[:-1]:
+        try:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise BadInput(where or "overrides", f"override {pointer}: no such place in the record") from None
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise BadInput(where or "overrides", f"override {pointer}: no such place in the record")
+        return node, int(last)
+    if not isinstance(node, dict) or last not in node:
+        raise BadInput(where or "overrides", f"override {pointer}: no such place in the record")
+    return node, last

@@ -1,0 +1,177 @@
+"""The `modelcard` command line. `main(argv)` is a plain function; errors are translated here, once."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from modelcard import __version__
+from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_INTERNAL, EXIT_OK, Failed, ModelcardError
+
+FORMAT = click.Choice(["text", "json"])
+
+
+def model_options(command: Callable) -> Callable:
+    """Options every command that loads a model takes."""
+    options = [
+        click.option("--device", default="cpu", show_default=True, help="Device to load weights on."),
+        click.option("--dtype", default=None, help="Load weights as this dtype (float32, bfloat16, ...)."),
+        click.option("--attn-implementation", default=None,
+                     help="Attention kernel: eager, sdpa, flex_attention, flash_attention_2, ..."),
+        click.option("--trust-remote-code", is_flag=True, help="Allow a config's auto_map to run remote code."),
+        click.option("--allow-pickle", is_flag=True, help="Allow *.bin/*.pt weights (loaded with weights_only)."),
+        click.option("--revision", default=None, help="Hub revision."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def load_options(kwargs: dict[str, Any]):
+    from modelcard.load import LoadOptions
+
+    return LoadOptions(
+        device=kwargs.pop("device"), dtype=kwargs.pop("dtype"), attn_implementation=kwargs.pop("attn_implementation"),
+        trust_remote_code=kwargs.pop("trust_remote_code"), allow_pickle=kwargs.pop("allow_pickle"),
+        revision=kwargs.pop("revision"),
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="modelcard")
+def cli() -> None:
+    """Document a transformer model from the model itself: inspect it, probe it, render its card."""
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@model_options
+def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
+    """Static facts of MODEL (default: the bundled demo model), without running it."""
+    from modelcard.pipeline import inspect_record
+    from modelcard.present import layer_runs, present
+
+    record = inspect_record(model, load_options(kwargs))
+    if fmt == "json":
+        partial = {k: v for k, v in record.items() if k not in ("probes", "probe_suite", "disclosures", "findings")}
+        click.echo(json.dumps(partial, indent=2))
+        return
+    shown = present(record)
+    click.echo(f"{shown['title']} ({record['model']['class_name']})")
+    width = max(len(fact["name"]) for fact in shown["facts"])
+    for fact in shown["facts"]:
+        click.echo(f"  {fact['name']:<{width}}  {fact['value']}")
+    click.echo("  layers:")
+    for run in layer_runs(record["attention"]["layers"]):
+        click.echo(f"    {run['layers']:>7}  {run['stack']:<8} {run['kind']:<12} window {run['window']}")
+    for item in record["inspection"]["ignored_config_keys"]:
+        click.echo(f"  ignored config key {item['key']}={item['value']}: {item['reason']}")
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("card"),
+              show_default=True, help="Folder for card.json, README.md and card.html.")
+@click.option("--suite", default="quick", show_default=True, help="Probe suite name or YAML path; none skips.")
+@click.option("--disclosures", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Disclosures YAML (default: ./modelcard.yaml if it exists).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every probe input.")
+@model_options
+def generate(model: str | None, output: Path, suite: str, disclosures: Path | None, seed: int, **kwargs: Any) -> None:
+    """Inspect, probe and document MODEL (default: the bundled demo model)."""
+    from tqdm import tqdm
+
+    from modelcard.disclosures import default_disclosures_path
+    from modelcard.pipeline import GenerateRequest, generate
+
+    request = GenerateRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
+                              disclosures=disclosures or default_disclosures_path())
+    stages = ["load", "inspect", "probe", "assemble", "validate", "render"]
+    with tqdm(total=len(stages), desc="generate", unit="step", file=sys.stderr, leave=False) as bar:
+        def advance(label: str) -> None:
+            bar.set_postfix_str(label)
+            if bar.n < len(stages) and label != "load":
+                bar.update(1)
+
+        record = generate(request, progress=advance)
+        bar.update(bar.total - bar.n)
+    click.echo(f"wrote {output / 'card.json'}, {output / 'README.md'}, {output / 'card.html'} "
+               f"({len(record['probes'])} probes, {len(record['findings'])} findings)", err=True)
+
+
+@cli.command()
+@click.argument("card", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+def validate(card: Path, fmt: str) -> None:
+    """Check CARD (a card.json) against the record schema; errors name their JSON pointer."""
+    from modelcard.record import read_record
+    from modelcard.validate import validate_record
+
+    errors = validate_record(read_record(card))
+    if fmt == "json":
+        click.echo(json.dumps({"valid": not errors, "errors": [vars(e) for e in errors]}, indent=2))
+    else:
+        for error in errors:
+            click.echo(f"{card}: {error}", err=True)
+        if not errors:
+            click.echo(f"{card}: valid", err=True)
+    if errors:
+        raise Failed(f"{card}: {len(errors)} schema error(s)")
+
+
+@cli.command()
+@click.argument("card", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True)
+def render(card: Path, output: Path) -> None:
+    """Render CARD (a card.json) again as README.md and card.html (and a normalised card.json)."""
+    from modelcard.atomic import write_files
+    from modelcard.errors import BadInput
+    from modelcard.record import read_record
+    from modelcard.render import render_all
+    from modelcard.validate import validate_record
+
+    record = read_record(card)
+    errors = validate_record(record)
+    if errors:
+        raise BadInput(card, f"breaks the record schema at {errors[0]} (run `modelcard validate` for all)")
+    write_files(output, render_all(record))
+    click.echo(f"wrote {output / 'README.md'}, {output / 'card.html'}", err=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (SPEC.md): 0 ok, 1 finding, 2 bad input, 3 internal error."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="modelcard", standalone_mode=False)
+    except Failed as error:
+        click.echo(f"modelcard: {error}", err=True)
+        return EXIT_FINDING
+    except ModelcardError as error:
+        click.echo(f"modelcard: error: {error}", err=True)
+        return error.exit_code
+    except click.exceptions.Exit as error:
+        return error.exit_code
+    except click.Abort:
+        click.echo("modelcard: aborted", err=True)
+        return EXIT_BAD_INPUT
+    except click.ClickException as error:
+        error.show()
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        click.echo("modelcard: interrupted", err=True)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        click.echo("modelcard: internal error (a bug): please report it with the traceback above", err=True)
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

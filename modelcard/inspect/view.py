@@ -1,0 +1,68 @@
+"""A read-only view of a model for the inspectors: its config (and the text config inside composite
+configs), its module tree, and the source of its modeling code, so that every inspector asks the same
+questions the same way."""
+
+from __future__ import annotations
+
+import functools
+import inspect as pyinspect
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+_MISSING = object()
+
+
+@dataclass
+class ModelView:
+    model: Any  # torch.nn.Module
+    config: Any | None  # the full PretrainedConfig (composite models included)
+    loaded: Any | None = None  # the LoadedModel, for what the loader knows (source, declared claims)
+
+    @functools.cached_property
+    def text_config(self) -> Any | None:
+        if self.config is None:
+            return None
+        getter = getattr(self.config, "get_text_config", None)
+        return getter(decoder=True) if getter else self.config
+
+    def get(self, *names: str, default: Any = None, config: Any | None = None) -> Any:
+        """The first of `names` that the (text) config sets to a non-None value. A dotted name reads a
+        nested dict or sub-config (`attn_config.kv_n_heads`)."""
+        source = config if config is not None else self.text_config
+        if source is None:
+            return default
+        for name in names:
+            value: Any = source
+            for part in name.split("."):
+                value = value.get(part, _MISSING) if isinstance(value, dict) else getattr(value, part, _MISSING)
+                if value is _MISSING or value is None:
+                    break
+            if value is not _MISSING and value is not None:
+                return value
+        return default
+
+    @functools.cached_property
+    def modeling_source(self) -> str:
+        """The source of every module that defines a class in the model's module tree."""
+        sources = []
+        seen = set()
+        for module in self.model.modules():
+            module_name = type(module).__module__
+            if module_name in seen or not module_name.startswith("transformers.models"):
+                continue
+            seen.add(module_name)
+            try:
+                sources.append(pyinspect.getsource(sys.modules[module_name]))
+            except (OSError, TypeError, KeyError):
+                continue
+        return "\n".join(sources)
+
+    def code_reads(self, key: str) -> bool:
+        """Whether the model's own modeling code reads the config key `key`."""
+        return re.search(rf"\b{re.escape(key)}\b", self.modeling_source) is not None
+
+    @functools.cached_property
+    def class_names(self) -> list[str]:
+        return [type(m).__name__ for m in self.model.modules()]

@@ -1,0 +1,182 @@
+"""Turn a validated record into what the templates show: rows and phrases, computed once, here.
+Templates only format (STYLE.md 2)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+DISCLOSURE_TITLES = {
+    "intended_use": "Intended use",
+    "out_of_scope_use": "Out-of-scope use",
+    "retrieval_mechanism": "Retrieval mechanism",
+    "tool_access": "Tool access",
+    "known_failure_modes": "Known failure modes",
+    "training_data": "Training data",
+    "license": "License",
+    "contact": "Contact",
+}
+UNKNOWN_WORDS = {"not-applicable": "not applicable", "unknown": "unknown", "not-measured": "not measured"}
+
+
+def human_bytes(count: int | None) -> str:
+    if count is None:
+        return "unknown"
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def human_count(count: int | None) -> str:
+    if count is None:
+        return "unknown"
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if count >= limit:
+            return f"{count / limit:.2f}{suffix}"
+    return str(count)
+
+
+def tokens(count: int | None) -> str:
+    return f"{count:,} tokens" if count is not None else "unknown"
+
+
+def layer_runs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive layers of the same stack, kind and window, as one row each."""
+    runs = []
+    for (stack, kind, window), group in itertools.groupby(layers, key=lambda layer: (layer["stack"], layer["kind"], layer["window"])):
+        indices = [layer["index"] for layer in group]
+        span = str(indices[0]) if len(indices) == 1 else f"{indices[0]}–{indices[-1]}"
+        runs.append({"layers": span, "count": len(indices), "stack": stack, "kind": kind,
+                     "window": tokens(window) if window else "—"})
+    return runs
+
+
+def layer_pattern(layers: list[dict[str, Any]]) -> str:
+    counts: dict[str, int] = {}
+    for layer in layers:
+        label = layer["kind"] + (f" ({layer['window']:,})" if layer["window"] else "")
+        counts[label] = counts.get(label, 0) + 1
+    return ", ".join(f"{count} × {label}" for label, count in counts.items()) or "no token-mixing layers"
+
+
+def _why(record: dict[str, Any], pointer: str) -> str:
+    gap = record["unknowns"].get(pointer)
+    return f"{UNKNOWN_WORDS[gap['kind']]}: {gap['reason']}" if gap else "unknown"
+
+
+def attention_variant(record: dict[str, Any]) -> str:
+    heads = record["attention"]["heads"]
+    grouping = heads.get("grouping") or "unknown grouping"
+    if grouping == "MLA":
+        mla = heads["mla"]
+        return f"MLA, {heads['query']} query heads, latent {mla['kv_lora_rank']} + RoPE {mla['qk_rope_head_dim']}"
+    return f"{grouping}: {heads['query']} query heads, {heads['key_value']} KV heads, head size {heads['head_dim']}"
+
+
+def position_phrase(record: dict[str, Any]) -> str:
+    position = record["position"]
+    if position["kind"] != "rope" or not position["rope"]:
+        return position["kind"] or _why(record, "/position/kind")
+    rope = position["rope"]
+    text = f"RoPE, θ = {rope['theta']:g}"
+    if rope["partial_rotary_factor"] not in (None, 1, 1.0):
+        text += f", rotary fraction {rope['partial_rotary_factor']:g}"
+    scaling = rope["scaling"]
+    if scaling:
+        text += f"; {scaling['type']} scaling × {scaling['factor']:g} from {tokens(scaling['original_context'])}"
+    if position["nope_layers"]:
+        text += f"; no position encoding in layers {', '.join(map(str, position['nope_layers']))}"
+    return text
+
+
+def masking_phrase(record: dict[str, Any]) -> str:
+    parts = []
+    for stack, mask in record["masking"]["stacks"].items():
+        text = f"{stack}: {mask['mask']}"
+        if mask["window"]:
+            text += f", sliding window {mask['window']:,}"
+        if mask["chunk"]:
+            text += f", chunks of {mask['chunk']:,}"
+        parts.append(text)
+    return "; ".join(parts) or "no attention"
+
+
+def context_phrase(record: dict[str, Any]) -> dict[str, str]:
+    window = record["context_window"]
+    return {
+        key: tokens(window[key]) if window[key] is not None else _why(record, f"/context_window/{key}")
+        for key in ("declared", "original", "effective")
+    }
+
+
+def probe_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for probe in record["probes"]:
+        value = probe["value"]
+        shown = "—" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+        unit = f" {probe['unit']}" if probe["unit"] and value is not None else ""
+        rows.append({"id": probe["id"], "title": probe["title"], "status": probe["status"],
+                     "result": (f"{probe['metric']} = {shown}{unit}" if probe["metric"] else shown),
+                     "kernel": probe["kernel"] or "—", "device": probe["device"] or "—",
+                     "note": probe["reason"] or ""})
+    return rows
+
+
+def disclosure_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    disclosures = record["disclosures"]
+    rows = []
+    keys = list(DISCLOSURE_TITLES) + [k for k in disclosures if k not in DISCLOSURE_TITLES and k != "overrides"]
+    for key in keys:
+        value = disclosures.get(key)
+        title = DISCLOSURE_TITLES.get(key, key.replace("_", " ").capitalize())
+        if isinstance(value, list):
+            rows.append({"title": title, "entries": [str(item) for item in value], "text": None})
+        elif value is None or value == "":
+            rows.append({"title": title, "entries": None, "text": None})
+        else:
+            rows.append({"title": title, "entries": None, "text": str(value)})
+    return rows
+
+
+def present(record: dict[str, Any]) -> dict[str, Any]:
+    """Everything the Markdown and HTML templates show."""
+    model = record["model"]
+    kv = record["kv_cache"]
+    facts = [
+        ("Architecture class", record["architecture"]["class"] or _why(record, "/architecture/class")),
+        ("Parameters", f"{human_count(model['parameters'])} ({model['parameters']:,})"
+         if model["parameters"] is not None else "unknown"),
+        ("Weights dtype", model["dtype"]),
+        ("Attention variant", attention_variant(record)),
+        ("Layers", layer_pattern(record["attention"]["layers"])),
+        ("Masking", masking_phrase(record)),
+        ("Position encoding", position_phrase(record)),
+        ("Context window (declared)", context_phrase(record)["declared"]),
+        ("Context window (before scaling)", context_phrase(record)["original"]),
+        ("Context window (effective, measured)", context_phrase(record)["effective"]),
+        ("KV cache per token", f"{human_bytes(kv['bytes_per_token'])} ({kv['dtype']}, {kv['source']})"
+         if kv["bytes_per_token"] is not None else _why(record, "/kv_cache/bytes_per_token")),
+        ("Attention kernel", record["attention"]["implementation"] or _why(record, "/attention/implementation")),
+        ("Attention features", ", ".join(record["attention"]["features"]) or "none detected"),
+    ]
+    return {
+        "title": model["id"],
+        "record": record,
+        "facts": [{"name": name, "value": value} for name, value in facts],
+        "layer_runs": layer_runs(record["attention"]["layers"]),
+        "kv_rows": [{"tokens": f"{row['tokens']:,}", "bytes": human_bytes(row["bytes"])} for row in kv["bytes_at"]],
+        "probe_rows": probe_rows(record),
+        "probe_note": record.get("probe_suite", {}).get("note", ""),
+        "suite": record.get("probe_suite", {}).get("name", "none"),
+        "findings": record["findings"],
+        "disclosures": disclosure_rows(record),
+        "ignored": record.get("inspection", {}).get("ignored_config_keys", []),
+        "overridden": record.get("inspection", {}).get("overridden", {}),
+        "unknowns": [{"pointer": pointer, "kind": UNKNOWN_WORDS[gap["kind"]], "reason": gap["reason"]}
+                     for pointer, gap in record["unknowns"].items()],
+        "library": model["library"],
+        "generator": record["generator"],
+    }

@@ -1,0 +1,1 @@
+"""Probes: run the model with its own kernels and measure what the config only claims."""

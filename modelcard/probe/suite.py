@@ -1,0 +1,72 @@
+"""Probe suites: plain YAML files naming probes and their parameters (STYLE.md 5), validated strictly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelcard.errors import BadInput
+from modelcard.resources import data_dir
+
+SUITE_KEYS = {"name", "description", "probes"}
+ENTRY_KEYS = {"id", "params"}
+NO_SUITE = "none"
+
+
+@dataclass
+class ProbeEntry:
+    id: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Suite:
+    name: str
+    description: str
+    probes: list[ProbeEntry]
+    path: Path | None
+
+
+def builtin_suites() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(data_dir("probes").glob("*.yaml"))}
+
+
+def resolve_suite(name_or_path: str) -> Suite | None:
+    """`none` -> None; a built-in name (`quick`, ...) or a path to a YAML file -> the suite."""
+    if name_or_path == NO_SUITE:
+        return None
+    suites = builtin_suites()
+    if name_or_path in suites:
+        return load_suite(suites[name_or_path])
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return load_suite(path)
+    raise BadInput(name_or_path, f"no such probe suite; available: {', '.join([*suites, NO_SUITE])}, or a path")
+
+
+def load_suite(path: Path) -> Suite:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise BadInput(path, f"cannot read: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise BadInput(path, f"not valid YAML: {' '.join(str(error).split())}") from None
+    if not isinstance(data, dict):
+        raise BadInput(path, "a probe suite must be a mapping with 'probes'")
+    unknown = set(data) - SUITE_KEYS
+    if unknown:
+        raise BadInput(path, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(SUITE_KEYS))}")
+    entries = []
+    for position, item in enumerate(data.get("probes") or []):
+        if isinstance(item, str):
+            item = {"id": item}
+        if not isinstance(item, dict) or "id" not in item or set(item) - ENTRY_KEYS:
+            raise BadInput(path, f"probes[{position}] must be a probe id or {{id, params}}")
+        if not isinstance(item.get("params", {}), dict):
+            raise BadInput(path, f"probes[{position}].params must be a mapping")
+        entries.append(ProbeEntry(id=str(item["id"]), params=dict(item.get("params") or {})))
+    return Suite(name=str(data.get("name", path.stem)), description=str(data.get("description", "")),
+                 probes=entries, path=path)
