@@ -46,7 +46,10 @@ def tokens(count: int | None) -> str:
 def layer_runs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Consecutive layers of the same stack, kind and window, as one row each."""
     runs = []
-    for (stack, kind, window), group in itertools.groupby(layers, key=lambda layer: (layer["stack"], layer["kind"], layer["window"])):
+    def key(layer: dict[str, Any]) -> tuple:
+        return layer["stack"], layer["kind"], layer["window"]
+
+    for (stack, kind, window), group in itertools.groupby(layers, key=key):
         indices = [layer["index"] for layer in group]
         span = str(indices[0]) if len(indices) == 1 else f"{indices[0]}–{indices[-1]}"
         runs.append({"layers": span, "count": len(indices), "stack": stack, "kind": kind,
