@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelcard.inspect import (  # noqa: F401  (registration on import, in pipeline order)
+from modelcard.inspect import (  # noqa: F401  (each module registers its inspector on import)
     architecture,
     attention,
     context,
@@ -16,11 +16,17 @@ from modelcard.inspect.registry import INSPECTORS
 from modelcard.inspect.view import ModelView
 from modelcard.load import LoadedModel
 
+# Each inspector may read what the ones before it found, so the order is explicit, not import order.
+ORDER = ("model", "architecture", "attention", "masking", "position", "context_window", "kv_cache")
+
 
 def inspect_loaded(loaded: LoadedModel) -> Facts:
-    """Run every registered inspector in order; each may read what the earlier ones found."""
+    """Run every registered inspector in ORDER."""
+    unordered = set(INSPECTORS) - set(ORDER)
+    if unordered:
+        raise RuntimeError(f"inspectors missing from ORDER: {sorted(unordered)}")
     view = ModelView(model=loaded.model, config=loaded.config, loaded=loaded)
     facts = Facts()
-    for run in INSPECTORS.values():
-        run(view, facts)
+    for name in ORDER:
+        INSPECTORS[name](view, facts)
     return facts
