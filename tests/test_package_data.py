@@ -28,7 +28,8 @@ print("OK")
 
 def test_wheel_ships_the_data_folders_and_an_installed_copy_uses_them(tmp_path, demo_card):
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+         str(ROOT)],
         capture_output=True, text=True,
     )
     assert built.returncode == 0, built.stderr
