@@ -22,7 +22,12 @@ def assemble(
     disclosures: dict[str, Any] | None = None,
     findings: list[dict[str, Any]] | None = None,
     disclosures_path: Path | None = None,
+    measured: dict[str, Any] | None = None,
+    derived: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`measured` (JSON pointer -> value from a probe) wins over what was detected or declared, with provenance
+    `measured`; the earlier value stays visible in the probe's finding. `derived` values are computed from
+    measured ones."""
     values = copy.deepcopy(facts.values)
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -48,7 +53,35 @@ def assemble(
     if not record["probes"]:
         record["unknowns"]["/probes"] = {"kind": NOT_MEASURED, "reason": record["probe_suite"]["note"]}
     _apply_overrides(record, disclosures_path)
+    _apply_measurements(record, measured or {}, "measured")
+    _apply_measurements(record, derived or {}, "derived")
     return record
+
+
+def _apply_measurements(record: dict[str, Any], values: dict[str, Any], provenance: str) -> None:
+    for pointer, value in values.items():
+        parts = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
+        node: Any = record
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        if isinstance(node, list):
+            node[int(parts[-1])] = copy.deepcopy(value)
+        else:
+            node[parts[-1]] = copy.deepcopy(value)
+        record["provenance"][pointer] = provenance
+        for gap in [p for p in record["unknowns"] if p == pointer or p.startswith(pointer + "/")]:
+            if _value_at(record, gap) is not None:
+                del record["unknowns"][gap]
+
+
+def _value_at(record: dict[str, Any], pointer: str) -> Any:
+    node: Any = record
+    for part in pointer.split("/")[1:]:
+        try:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            return None
+    return node
 
 
 def _apply_overrides(record: dict[str, Any], where: Path | None) -> None:

@@ -107,6 +107,64 @@ def generate(model: str | None, output: Path, suite: str, disclosures: Path | No
 
 
 @cli.command()
+@click.argument("model", required=False)
+@click.option("--suite", default="quick", show_default=True,
+              help="Probe suite name (quick, standard, long) or YAML path.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("probe-results"),
+              show_default=True, help="Folder for the results; a rerun of the same command resumes from it.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every probe input.")
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@model_options
+def probe(model: str | None, suite: str, output: Path, seed: int, fmt: str, **kwargs: Any) -> None:
+    """Run a probe suite on MODEL (default: the bundled demo model) and save each result as it finishes.
+    Exits 1 when a probe fails or errs, or a finding is an error."""
+    from tqdm import tqdm
+
+    from modelcard.atomic import write_text
+    from modelcard.pipeline import ProbeRequest, probe
+    from modelcard.probe.runner import plan
+    from modelcard.probe.suite import resolve_suite
+
+    request = ProbeRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs))
+    resolved = resolve_suite(suite)
+    total = len(plan(resolved)) if resolved is not None else 0
+    with tqdm(total=total, desc="probe", unit="probe", file=sys.stderr, leave=False) as bar:
+        def started(key: str) -> None:
+            bar.set_postfix_str(f"{key} ({total - bar.n - 1} left after it)")
+
+        def done(result: dict[str, Any], resumed: bool) -> None:
+            record = result["record"]
+            bar.write(f"  {'resumed' if resumed else record['status']:<8} {record['id']} "
+                      f"({record['duration_s']:.2f} s)", file=sys.stderr)
+            bar.update(1)
+
+        result = probe(request, on_start=started, on_done=done)
+    report = {"probe_suite": result.summary(), "probes": result.records, "findings": result.findings,
+              "resumed": result.resumed}
+    write_text(output / "probes.json", json.dumps(report, indent=2) + "\n")
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2))
+    else:
+        _print_probe_report(report)
+    failed = [r["id"] for r in result.records if r["status"] in ("fail", "error")]
+    errors = [f for f in result.findings if f["severity"] == "error"]
+    if failed or errors:
+        raise Failed(f"{len(failed)} probe(s) failed or errored, {len(errors)} error finding(s); see {output}")
+
+
+def _print_probe_report(report: dict[str, Any]) -> None:
+    for record in report["probes"]:
+        value = record["value"]
+        shown = f"{value:.3g}" if isinstance(value, float) else value
+        result = f"{record['metric']} = {shown}" if record["metric"] else ""
+        reason = f"  ({record['reason']})" if record["reason"] else ""
+        click.echo(f"{record['status']:<8} {record['id']:<18} {result}{reason}")
+    for item in report["findings"]:
+        click.echo(f"{item['severity']}: {item['pointer']}: {item['message']}")
+    click.echo(report["probe_suite"]["note"])
+
+
+@cli.command()
 @click.argument("card", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
 def validate(card: Path, fmt: str) -> None:

@@ -42,6 +42,8 @@ def generate(request: GenerateRequest, progress: Any = None) -> dict[str, Any]:
     from modelcard.disclosures import read_disclosures
     from modelcard.inspect import inspect_loaded
     from modelcard.load import load_model
+    from modelcard.probe.context import build_context
+    from modelcard.probe.runner import plan
     from modelcard.probe.suite import resolve_suite
     from modelcard.render import render_all
     from modelcard.validate import validate_record
@@ -49,23 +51,31 @@ def generate(request: GenerateRequest, progress: Any = None) -> dict[str, Any]:
     step = progress or (lambda label: None)
     disclosures = read_disclosures(request.disclosures) if request.disclosures else {}
     suite = resolve_suite(request.suite)
+    if suite is not None:
+        plan(suite)  # unknown probes and parameters are bad input, found before any model work
     step("load")
     loaded = load_model(request.spec, request.load or LoadOptions())
     step("inspect")
     facts = inspect_loaded(loaded)
     step("probe")
+    measurements: dict[str, Any] = {}
     if suite is None:
-        suite_summary = {"name": "none", "probes": 0, "note": "probes were skipped (--suite none)."}
+        suite_summary, records, findings = {"name": "none", "probes": 0,
+                                             "note": "probes were skipped (--suite none)."}, [], []
     elif not suite.probes:
-        suite_summary = {"name": suite.name, "probes": 0,
-                         "note": f"the {suite.name} suite lists no probes yet, so nothing was measured."}
-    else:  # the probe runner arrives with the probes issue; a suite that names probes is not silently skipped
-        from modelcard.errors import BadInput
+        suite_summary, records, findings = {"name": suite.name, "probes": 0,
+                                            "note": f"the {suite.name} suite lists no probes."}, [], []
+    else:
+        from modelcard.probe.runner import run_suite
 
-        raise BadInput(suite.path, "this modelcard has no probe runner yet; use --suite none")
+        load = request.load or LoadOptions()
+        result = run_suite(suite, lambda: build_context(loaded, facts, request.seed, load.attn_implementation),
+                           seed=request.seed)
+        suite_summary, records, findings = result.summary(), result.records, result.findings
+        measurements = {"measured": result.measured(), "derived": result.derived()}
     step("assemble")
-    record = assemble(facts, probes=[], probe_suite=suite_summary, disclosures=disclosures,
-                      disclosures_path=request.disclosures)
+    record = assemble(facts, probes=records, probe_suite=suite_summary, disclosures=disclosures, findings=findings,
+                      disclosures_path=request.disclosures, **measurements)
     step("validate")
     errors = validate_record(record)
     if errors:
@@ -73,3 +83,54 @@ def generate(request: GenerateRequest, progress: Any = None) -> dict[str, Any]:
     step("render")
     write_files(request.output, render_all(record))
     return record
+
+
+@dataclass
+class ProbeRequest:
+    spec: str | None
+    output: Path
+    suite: str = "quick"
+    seed: int = 0
+    load: LoadOptions | None = None
+
+
+def probe_identity(request: ProbeRequest) -> dict[str, Any]:
+    """What a stored result belongs to; a rerun that differs in any of these starts afresh."""
+    import hashlib
+
+    from modelcard import __version__
+
+    load = request.load or LoadOptions()
+    identity: dict[str, Any] = {"model": request.spec or "demo", "seed": request.seed, "device": load.device,
+                                "dtype": load.dtype, "attn_implementation": load.attn_implementation,
+                                "revision": load.revision, "modelcard": __version__}
+    if request.spec:
+        path = Path(request.spec)
+        config = path / "config.json" if path.is_dir() else path
+        if config.is_file():
+            identity["config_sha256"] = hashlib.sha256(config.read_bytes()).hexdigest()
+    return identity
+
+
+def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None) -> Any:
+    """Run a suite on a model, saving each result under OUTPUT/probes as it finishes; a rerun of the same
+    request resumes. Returns the runner's SuiteResult."""
+    from modelcard.errors import BadInput
+    from modelcard.inspect import inspect_loaded
+    from modelcard.load import load_model
+    from modelcard.probe.context import build_context
+    from modelcard.probe.runner import plan, run_suite
+    from modelcard.probe.suite import resolve_suite
+
+    suite = resolve_suite(request.suite)
+    if suite is None or not suite.probes:
+        raise BadInput(request.suite, "this suite runs no probes; name one that does (quick, standard, long)")
+    plan(suite)
+    load = request.load or LoadOptions()
+
+    def make_context() -> Any:
+        loaded = load_model(request.spec, load)
+        return build_context(loaded, inspect_loaded(loaded), request.seed, load.attn_implementation)
+
+    return run_suite(suite, make_context, seed=request.seed, folder=request.output / "probes",
+                     identity=probe_identity(request), on_start=on_start, on_done=on_done)

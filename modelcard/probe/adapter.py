@@ -1,0 +1,216 @@
+"""The one narrow interface probes talk to (STYLE.md 8): forward with the model's own kernel or a chosen one,
+forward through a cache, the token-mixing blocks, and the cache read back as per-layer tensors. A transformers
+model and a custom nn.Module (SPEC.md protocol) are probed by the same code."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+CACHE_ARGUMENTS = ("cache", "past_key_values")
+
+
+@dataclass
+class CacheLayer:
+    """One layer of a cache as the runtime stores it."""
+
+    class_name: str
+    tokens: int | None  # positions held in keys/values, None for a layer that stores none
+    kv_bytes: int
+    state_bytes: int
+    windowed: bool  # the runtime's own layer type caps it (sliding or chunked)
+
+
+@dataclass
+class ModelAdapter:
+    model: Any  # torch.nn.Module
+    config: Any | None = None
+    twin: bool = False
+    layer_map: list[int] | None = None  # documented model's layer index -> index in `blocks()`
+    declared: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_transformers(self) -> bool:
+        from transformers import PreTrainedModel
+
+        return isinstance(self.model, PreTrainedModel)
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> Any:
+        import torch
+
+        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
+
+    @property
+    def vocab_size(self) -> int:
+        embeddings = self.model.get_input_embeddings() if hasattr(self.model, "get_input_embeddings") else None
+        if embeddings is None:
+            import torch
+
+            embeddings = next((m for m in self.model.modules() if isinstance(m, torch.nn.Embedding)), None)
+        if embeddings is None:
+            return int(getattr(self.model, "vocab_size", 256))
+        return int(embeddings.num_embeddings)
+
+    @property
+    def kernel(self) -> str | None:
+        """The attention kernel in effect: transformers' own setting, or a custom module's `attn_implementation`."""
+        if self.is_transformers:
+            return getattr(self.model.config, "_attn_implementation", None)
+        return getattr(self.model, "attn_implementation", None)
+
+    def kernels(self) -> list[str]:
+        """Kernels this model can run here: for transformers, those the machine has and the class supports;
+        for a custom module, its `modelcard_kernels` list (a single unnamed kernel otherwise)."""
+        if not self.is_transformers:
+            return list(getattr(self.model, "modelcard_kernels", None) or ([self.kernel] if self.kernel else []))
+        from modelcard.kernels import available_kernels
+
+        supports = {"sdpa": "_supports_sdpa", "flex_attention": "_supports_flex_attn",
+                    "flash_attention_2": "_supports_flash_attn", "flash_attention_3": "_supports_flash_attn"}
+        return [k for k in available_kernels() if k not in supports or getattr(self.model, supports[k], True)]
+
+    @contextlib.contextmanager
+    def using(self, kernel: str | None) -> Iterator[None]:
+        """Run with `kernel`, then restore the model's own."""
+        original = self.kernel
+        if kernel is None or kernel == original:
+            yield
+            return
+        setter = getattr(self.model, "set_attn_implementation", None)
+        if setter is None:
+            raise ValueError(f"{type(self.model).__name__} cannot switch its attention kernel")
+        setter(kernel)
+        try:
+            if self.kernel != kernel:
+                raise ValueError(f"asked for {kernel}, the model runs {self.kernel}")
+            yield
+        finally:
+            setter(original)
+
+    def _accepts(self, name: str) -> bool:
+        try:
+            parameters = inspect.signature(self.model.forward).parameters
+        except (TypeError, ValueError):
+            return False
+        return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()) and self.is_transformers
+
+    @property
+    def supports_padding(self) -> bool:
+        return self._accepts("attention_mask")
+
+    @property
+    def cache_argument(self) -> str | None:
+        if self.is_transformers:
+            return "cache"
+        return next((name for name in CACHE_ARGUMENTS if self._accepts(name)), None)
+
+    def outputs(self, input_ids: Any, attention_mask: Any = None) -> Any:
+        """Logits (or last hidden states for a model without a head), (batch, seq, dim), one full forward."""
+        import torch
+
+        kwargs: dict[str, Any] = {}
+        if attention_mask is not None:
+            kwargs["attention_mask"] = attention_mask
+        if self.is_transformers:
+            kwargs["use_cache"] = False
+        with torch.no_grad():
+            return _main_output(self.model(input_ids.to(self.device), **kwargs))
+
+    def step(self, input_ids: Any, cache: Any = None) -> tuple[Any, Any]:
+        """Forward `input_ids` after what `cache` holds; returns (outputs, the cache after)."""
+        import torch
+
+        argument = self.cache_argument
+        if argument is None:
+            raise ValueError(f"{type(self.model).__name__}.forward takes no cache")
+        kwargs: dict[str, Any] = {argument: cache}
+        if self.is_transformers or self._accepts("use_cache"):
+            kwargs["use_cache"] = True
+        with torch.no_grad():
+            result = self.model(input_ids.to(self.device), **kwargs)
+        return _main_output(result), _returned_cache(result)
+
+    def blocks(self) -> list[Any]:
+        """The stack of token-mixing blocks: the ModuleList that holds most of the parameters."""
+        import torch
+
+        best, best_size = None, -1
+        for module in self.model.modules():
+            if isinstance(module, torch.nn.ModuleList) and len(module) > 0:
+                size = sum(p.numel() for p in module.parameters())
+                if size > best_size:
+                    best, best_size = module, size
+        return list(best) if best is not None else []
+
+    def cache_layers(self, cache: Any) -> list[CacheLayer]:
+        layers = getattr(cache, "layers", None)
+        if layers is None and isinstance(cache, (list, tuple)):
+            layers = cache
+        if layers is None:
+            raise ValueError(f"cannot read a {type(cache).__name__} layer by layer")
+        return [_cache_layer(layer) for layer in layers]
+
+
+def _main_output(result: Any) -> Any:
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        return result
+    if isinstance(result, tuple):
+        return result[0]
+    for name in ("logits", "last_hidden_state"):
+        value = getattr(result, name, None)
+        if value is not None:
+            return value
+    raise ValueError(f"the model returned {type(result).__name__}, with neither logits nor hidden states")
+
+
+def _returned_cache(result: Any) -> Any:
+    if isinstance(result, tuple) and len(result) > 1:
+        return result[1]
+    for name in CACHE_ARGUMENTS:
+        value = getattr(result, name, None)
+        if value is not None:
+            return value
+    raise ValueError(f"the model returned {type(result).__name__} without a cache")
+
+
+def _tensors(value: Any) -> list[Any]:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _tensors(item)]
+    return []
+
+
+def _cache_layer(layer: Any) -> CacheLayer:
+    if isinstance(layer, (list, tuple)):
+        keys, values, states = layer[0], layer[1], []
+    else:
+        keys, values = getattr(layer, "keys", None), getattr(layer, "values", None)
+        states = _tensors(getattr(layer, "conv_states", None)) + _tensors(getattr(layer, "recurrent_states", None))
+    kv = [t for t in (keys, values) if t is not None and hasattr(t, "shape") and t.numel() > 0]
+    names = [cls.__name__ for cls in type(layer).__mro__]
+    return CacheLayer(
+        class_name=type(layer).__name__,
+        tokens=int(kv[0].shape[-2]) if kv else None,
+        kv_bytes=sum(t.nbytes for t in kv),
+        state_bytes=sum(t.nbytes for t in states),
+        windowed=any("SlidingWindow" in name for name in names),
+    )

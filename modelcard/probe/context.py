@@ -1,0 +1,58 @@
+"""What every probe gets: the adapter, the static facts of the documented model (and of the twin the probe
+really runs on), the author's claims, and a seeded generator for inputs (nothing is downloaded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelcard.probe.adapter import ModelAdapter
+
+
+@dataclass
+class ProbeContext:
+    adapter: ModelAdapter
+    facts: dict[str, Any]  # record sections of the documented model, as inspection found them
+    subject_facts: dict[str, Any]  # the same sections for the model the probes run on (the twin, or `facts`)
+    ignored_config_keys: list[dict[str, Any]] = field(default_factory=list)
+    declared: dict[str, Any] = field(default_factory=dict)  # a custom module's `modelcard_declared`
+    seed: int = 0
+
+    def generator(self, salt: int = 0) -> Any:
+        import torch
+
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + salt)
+
+    def random_ids(self, length: int, batch: int = 1, salt: int = 0) -> Any:
+        import torch
+
+        return torch.randint(0, self.adapter.vocab_size, (batch, length), generator=self.generator(salt))
+
+    def layers(self) -> list[dict[str, Any]]:
+        return (self.facts.get("attention") or {}).get("layers") or []
+
+    def max_length(self) -> int | None:
+        """The longest input the documented model accepts, when it says."""
+        return (self.facts.get("context_window") or {}).get("declared") or self.declared.get("context_window")
+
+
+def build_context(loaded: Any, facts: Any, seed: int, attn_implementation: str | None = None) -> ProbeContext:
+    """Probe the model itself when it has weights (or is a custom module); a config-only model through a
+    shrunken twin of the same architecture."""
+    from modelcard.inspect import inspect_loaded
+    from modelcard.load import LoadedModel
+    from modelcard.probe.twin import build_twin
+
+    values = facts.values
+    if loaded.has_weights or loaded.source == "module":
+        adapter = ModelAdapter(model=loaded.model, config=loaded.config, declared=dict(loaded.declared))
+        subject = values
+    else:
+        twin = build_twin(loaded.config, attn_implementation=attn_implementation, seed=seed,
+                           model_class=type(loaded.model))
+        adapter = ModelAdapter(model=twin.model, config=twin.config, twin=True, layer_map=twin.layer_map)
+        twin_loaded = LoadedModel(spec=f"twin of {loaded.spec}", source="config", model=twin.model,
+                                  config=twin.config, has_weights=True)
+        subject = inspect_loaded(twin_loaded).values
+    return ProbeContext(adapter=adapter, facts=values, subject_facts=subject,
+                        ignored_config_keys=list(facts.ignored_config_keys), declared=dict(loaded.declared), seed=seed)

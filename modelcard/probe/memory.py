@@ -1,0 +1,48 @@
+"""Peak memory of one forward pass. On CUDA, the allocator's own peak; elsewhere, the peak of bytes held by
+live tensors that the forward created, tracked op by op (torch has no CPU allocator statistics)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def peak_bytes(run: Callable[[], Any], device: Any) -> int:
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        run()
+        torch.cuda.synchronize(device)
+        return int(torch.cuda.max_memory_allocated(device) - before)
+    tracker = _tracker()
+    with tracker:
+        run()
+    return tracker.peak
+
+
+def _tracker() -> Any:
+    from torch.multiprocessing.reductions import StorageWeakRef
+    from torch.utils import _pytree as pytree
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class LiveTensorBytes(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.live: dict[int, tuple[Any, int]] = {}
+            self.peak = 0
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            out = func(*args, **(kwargs or {}))
+            self.live = {key: entry for key, entry in self.live.items() if not entry[0].expired()}
+            for value in pytree.tree_leaves(out):
+                if hasattr(value, "untyped_storage") and value.device.type != "meta":
+                    storage = value.untyped_storage()
+                    ref = StorageWeakRef(storage)
+                    self.live.setdefault(ref.cdata, (ref, storage.nbytes()))
+            self.peak = max(self.peak, sum(size for _, size in self.live.values()))
+            return out
+
+    return LiveTensorBytes()

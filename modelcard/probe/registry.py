@@ -1,0 +1,67 @@
+"""Probes register on import as parameterised factories (STYLE.md 3-4): one id, one title, one function whose
+keyword arguments are its parameters. A result names the id and the parameters that produced it."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from modelcard.errors import BadInput
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    id: str
+    title: str
+    run: Callable[..., Any]  # run(ctx: ProbeContext, **params) -> Outcome
+    defaults: dict[str, Any]
+
+    def params(self, given: dict[str, Any], where: object) -> dict[str, Any]:
+        """The full parameter set: defaults overlaid with `given`, refusing names the probe does not take."""
+        unknown = sorted(set(given) - set(self.defaults))
+        if unknown:
+            raise BadInput(where, f"probe {self.id} has no parameter {unknown[0]!r}"
+                                  f"{_did_you_mean(unknown[0], self.defaults)}; available: "
+                                  f"{', '.join(sorted(self.defaults)) or 'none'}")
+        return {**self.defaults, **given}
+
+
+PROBES: dict[str, ProbeSpec] = {}
+
+
+def probe(probe_id: str, title: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `function(ctx, **params)` as probe `probe_id`; its keyword defaults are the parameters."""
+
+    def register(function: Callable[..., Any]) -> Callable[..., Any]:
+        if probe_id in PROBES:
+            raise ValueError(f"probe {probe_id!r} is registered twice")
+        signature = inspect.signature(function)
+        defaults = {name: p.default for name, p in list(signature.parameters.items())[1:]
+                    if p.default is not inspect.Parameter.empty}
+        PROBES[probe_id] = ProbeSpec(probe_id, title, function, defaults)
+        return function
+
+    return register
+
+
+def _did_you_mean(name: str, choices: Any) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def registered() -> dict[str, ProbeSpec]:
+    """Every probe: importing the probes package registers them (no hidden init step)."""
+    import modelcard.probe.probes  # noqa: F401
+
+    return PROBES
+
+
+def get_probe(probe_id: str, where: object = "suite") -> ProbeSpec:
+    probes = registered()
+    if probe_id not in probes:
+        raise BadInput(where, f"unknown probe {probe_id!r}{_did_you_mean(probe_id, probes)} "
+                              f"available: {', '.join(sorted(probes))}")
+    return probes[probe_id]
