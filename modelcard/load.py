@@ -45,6 +45,7 @@ class LoadedModel:
     revision: str | None = None
     config_sha256: str | None = None
     declared: dict = field(default_factory=dict)  # a custom module's `modelcard_declared`
+    raw_config: dict = field(default_factory=dict)  # config.json as written, before transformers normalised it
 
     @property
     def model_id(self) -> str:
@@ -85,7 +86,18 @@ def read_config_dict(path: Path) -> dict:
         raise BadInput(path, f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
     if not isinstance(data, dict):
         raise BadInput(path, "a config must be a JSON object")
-    return data
+    return _decode_special_floats(data)
+
+
+def _decode_special_floats(value: Any) -> Any:
+    """transformers writes Infinity and NaN as {"__float__": "Infinity"} (Mamba-2's time_step_limit)."""
+    if isinstance(value, dict):
+        if set(value) == {"__float__"} and value["__float__"] in ("Infinity", "-Infinity", "NaN"):
+            return float(value["__float__"].replace("Infinity", "inf"))
+        return {key: _decode_special_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decode_special_floats(item) for item in value]
+    return value
 
 
 def _config_from_dict(data: dict, where: Path, options: LoadOptions) -> Any:
@@ -103,8 +115,17 @@ def _config_from_dict(data: dict, where: Path, options: LoadOptions) -> Any:
         return AutoConfig.for_model(**data) if "auto_map" not in data else AutoConfig.from_pretrained(
             str(where.parent), trust_remote_code=True
         )
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, AttributeError, *_strict_errors()) as error:
         raise BadInput(where, f"transformers cannot build this config: {_one_line(error)}") from None
+
+
+def _strict_errors() -> tuple[type[BaseException], ...]:
+    """transformers 5 validates configs with huggingface_hub's strict dataclasses."""
+    try:
+        from huggingface_hub.errors import StrictDataclassError
+    except ImportError:
+        return ()
+    return (StrictDataclassError,)
 
 
 def _tf_version() -> str:
@@ -133,6 +154,7 @@ def _load_config_only(config_path: Path, spec: str, options: LoadOptions) -> Loa
         config=config,
         path=config_path.parent if config_path.name == "config.json" else config_path,
         config_sha256=_sha256(config_path),
+        raw_config=data,
     )
 
 
@@ -159,6 +181,7 @@ def _load_directory(folder: Path, spec: str, source: str, options: LoadOptions) 
         path=folder,
         has_weights=True,
         config_sha256=_sha256(config_path),
+        raw_config=data,
     )
 
 
@@ -216,14 +239,15 @@ def build_on_meta(config: Any, where: Path, options: LoadOptions) -> Any:
     try:
         with torch.device("meta"):
             model = model_class._from_config(config, **_attn_kwargs(options))
-    except (ValueError, TypeError, KeyError, AttributeError, ImportError) as error:
+    except (ValueError, TypeError, KeyError, AttributeError, ImportError, RuntimeError, *_strict_errors()) as error:
         raise BadInput(where, f"transformers cannot build {config.model_type}: {_one_line(error)}") from None
     model.eval()
     return model
 
 
 def model_class_for(config: Any, options: LoadOptions) -> Any:
-    """The class named in `architectures` when transformers has it, else the base AutoModel class."""
+    """The class named in `architectures` when transformers has it, else the base model class for the config:
+    AutoModel's, then any auto mapping's, then the modeling module's own class for this config type."""
     import transformers
 
     for name in getattr(config, "architectures", None) or []:
@@ -232,7 +256,47 @@ def model_class_for(config: Any, options: LoadOptions) -> Any:
             return cls
     from transformers import AutoModel
 
-    return AutoModel._model_mapping[type(config)] if type(config) in AutoModel._model_mapping else _no_class(config)
+    if type(config) in AutoModel._model_mapping:
+        return AutoModel._model_mapping[type(config)]
+    return _any_auto_class(config) or _own_class(config) or _no_class(config)
+
+
+def _any_auto_class(config: Any) -> Any:
+    from transformers.models.auto import modeling_auto
+
+    for name in dir(modeling_auto):
+        if name.startswith("MODEL_") and name.endswith("_MAPPING_NAMES"):
+            class_name = getattr(modeling_auto, name).get(config.model_type)
+            if isinstance(class_name, str):
+                cls = _transformers_attr(class_name)
+                if cls is not None and getattr(cls, "config_class", None) in (type(config), None):
+                    return cls
+    return None
+
+
+def _own_class(config: Any) -> Any:
+    """A PreTrainedModel in the config's own package whose config_class is this config's type."""
+    import importlib
+
+    package = type(config).__module__.rsplit(".", 1)[0]
+    try:
+        modeling = importlib.import_module(f"{package}.modeling_{package.rsplit('.', 1)[-1]}")
+    except ImportError:
+        return None
+    candidates = [cls for cls in vars(modeling).values()
+                  if isinstance(cls, type) and getattr(cls, "config_class", None) is type(config)
+                  and hasattr(cls, "_from_config") and not cls.__name__.endswith("PreTrainedModel")]
+    candidates.sort(key=lambda cls: (not cls.__name__.endswith("Model"), len(cls.__name__)))
+    return candidates[0] if candidates else None
+
+
+def _transformers_attr(name: str) -> Any:
+    import transformers
+
+    try:
+        return getattr(transformers, name, None)
+    except (ImportError, AttributeError, RuntimeError):
+        return None
 
 
 def _no_class(config: Any) -> Any:

@@ -1,47 +1,119 @@
-"""`architecture`: the class of network and its size."""
+"""`architecture`: the class of network, its stacks and its size."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from modelcard.inspect.configs import HIDDEN_KEYS, LAYER_KEYS, read
 from modelcard.inspect.facts import Facts
+from modelcard.inspect.heads import self_attention, stack_heads
+from modelcard.inspect.layer_kinds import Layer, stack_layers
+from modelcard.inspect.modules import attention_modules, causal_flags, mixer_kind
 from modelcard.inspect.registry import inspector
+from modelcard.inspect.stacks import Stack, find_stacks
 from modelcard.inspect.view import ModelView
 
-SUB_CONFIG_MODALITIES = {"vision_config": "image", "audio_config": "audio", "speech_config": "audio"}
+STACK_MODALITY = {"vision": "image", "audio": "audio"}
+GENERATING_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+RECURRENT_KINDS = ("linear", "state-space")
+CAUSAL_MASK_BUILDERS = ("create_causal_mask", "_prepare_4d_causal_attention_mask", "_make_causal_mask")
 
 
-def architecture_class(view: ModelView) -> str | None:
+def model_is_causal(view: ModelView) -> bool:
+    """Whether the model as built masks causally: its attention modules say so, or its class generates."""
+    modules = attention_modules(view.model)
+    flags = causal_flags(modules)
+    if flags:
+        return True in flags
+    name = type(view.model).__name__
+    if name.endswith(GENERATING_SUFFIXES) or read(view.text_config, "is_decoder"):
+        return True
+    if not modules and any(mixer_kind(module) for module in view.model.modules()):
+        return True  # a recurrence reads only the past
+    return any(view.code_reads(name) for name in CAUSAL_MASK_BUILDERS)
+
+
+def stack_is_causal(stack: Stack, view: ModelView) -> bool:
+    flags = causal_flags(self_attention(stack))
+    if not flags and stack.module is not None:
+        flags = {value for _, module in self_attention(stack)
+                 for value in [getattr(module, "is_decoder", None)] if isinstance(value, bool)}
+    if flags:
+        return flags == {True}
+    if stack.name == "decoder":
+        return True
+    return stack.name == "text" and type(view.model).__name__.endswith(GENERATING_SUFFIXES)
+
+
+def main_stack(stacks: list[Stack]) -> Stack:
+    """The stack that the card's headline facts describe: the language model where there is one."""
+    for name in ("decoder", "text", "encoder"):
+        for stack in stacks:
+            if stack.name == name:
+                return stack
+    return stacks[0]
+
+
+def architecture_class(view: ModelView, stacks: list[Stack], layers: dict[str, list[Layer]]) -> str | None:
     config = view.config
     if config is None:
         masking = (view.loaded.declared if view.loaded else {}).get("masking")
         return {"causal": "decoder-only", "bidirectional": "encoder-only"}.get(masking)
-    if getattr(config, "is_encoder_decoder", False):
+    names = {stack.name for stack in stacks}
+    if getattr(config, "is_encoder_decoder", False) and {"encoder", "decoder"} <= names:
         return "encoder-decoder"
-    if any(getattr(config, key, None) is not None for key in SUB_CONFIG_MODALITIES):
+    if names & {"vision", "audio"} and names & {"text", "decoder", "encoder"}:
         return "multimodal"
-    if _is_causal(view):
+    if names == {"vision"}:
+        return "vision-encoder"
+    main = main_stack(stacks)
+    kinds = {layer.kind for layer in layers.get(main.name, [])}
+    if kinds and kinds <= set(RECURRENT_KINDS):
+        return "state-space"
+    if kinds & set(RECURRENT_KINDS) or any(layer.state for layer in layers.get(main.name, [])):
+        return "hybrid"
+    if main.name == "decoder" or (main.name == "text" and stack_is_causal(main, view)):
         return "decoder-only"
     return "encoder-only"
 
 
-def _is_causal(view: ModelView) -> bool:
-    name = type(view.model).__name__
-    if name.endswith(("ForCausalLM", "LMHeadModel")):
-        return True
-    return bool(getattr(view.text_config, "is_decoder", False))
+def stack_summary(stack: Stack, heads: dict[str, Any], layers: list[Layer], view: ModelView) -> dict[str, Any]:
+    return {
+        "model_type": read(stack.config, "model_type"),
+        "num_layers": stack.num_layers,
+        "hidden_size": stack.hidden_size,
+        "heads": heads,
+        "causal": stack_is_causal(stack, view),
+        "layer_kinds": sorted({layer.kind for layer in layers}),
+    }
 
 
 @inspector("architecture")
 def inspect_architecture(view: ModelView, facts: Facts) -> None:
-    input_modalities = ["text"] + sorted(
-        {modality for key, modality in SUB_CONFIG_MODALITIES.items() if getattr(view.config, key, None)}
-    )
-    arch_class = architecture_class(view)
+    stacks = find_stacks(view.config, view.model, model_is_causal(view)) if view.config is not None else []
+    layers = {stack.name: stack_layers(stack, view.code_reads) for stack in stacks}
+    heads = {stack.name: stack_heads(stack) for stack in stacks}
+    facts.scratch.update(stacks=stacks, layers=layers, heads=heads)
+    arch_class = architecture_class(view, stacks, layers)
     if arch_class is None:
         facts.null("/architecture/class", "a custom module without a declared masking; see the mask-leak probe")
-    facts.values["architecture"] = {
+    modalities = ["text"] if not stacks or any(s.name in ("text", "decoder", "encoder") for s in stacks) else []
+    modalities += sorted({STACK_MODALITY[s.name] for s in stacks if s.name in STACK_MODALITY})
+    main = main_stack(stacks) if stacks else None
+    textual = main is None or main.name in ("decoder", "text", "encoder")
+    record = {
         "class": arch_class,
-        "num_layers": view.get("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
-        "hidden_size": view.get("hidden_size", "n_embd", "d_model", "dim"),
-        "vocab_size": view.get("vocab_size"),
-        "modalities": {"input": input_modalities, "output": ["text"]},
+        "num_layers": main.num_layers if main else None,
+        "hidden_size": main.hidden_size if main else None,
+        "vocab_size": read(main.config, "vocab_size") if main else None,
+        "modalities": {"input": modalities or ["text"], "output": ["text"] if textual else []},
     }
+    if main is None:
+        record["num_layers"] = view.get(*LAYER_KEYS)
+        record["hidden_size"] = view.get(*HIDDEN_KEYS)
+    if len(stacks) > 1:
+        record["stacks"] = {s.name: stack_summary(s, heads[s.name], layers[s.name], view) for s in stacks}
+    for key in ("num_layers", "hidden_size", "vocab_size"):
+        if record[key] is None:
+            facts.null(f"/architecture/{key}", "the config does not state it and the module tree does not show it")
+    facts.values["architecture"] = record

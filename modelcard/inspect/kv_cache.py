@@ -1,30 +1,63 @@
-"""`kv_cache`: what the cache costs per token and at given lengths, as transformers' DynamicCache stores it."""
+"""`kv_cache`: what the cache costs per token and at given lengths, as transformers' DynamicCache stores it:
+DynamicLayer for full layers, DynamicSlidingWindowLayer (window - 1 past tokens) for sliding and chunked
+layers, a constant conv + recurrent state for linear and state-space layers, nothing for layers that
+reuse another layer's cache, and MLA's compressed latent where the code caches the latent."""
 
 from __future__ import annotations
 
+import inspect as pyinspect
 from typing import Any
 
-from modelcard.inspect.facts import Facts
+from modelcard.inspect.architecture import main_stack
+from modelcard.inspect.configs import as_int, layer_config, read
+from modelcard.inspect.facts import NOT_APPLICABLE, Facts
+from modelcard.inspect.heads import HEAD_DIM_KEYS, self_attention
+from modelcard.inspect.layer_kinds import Layer
 from modelcard.inspect.registry import inspector
+from modelcard.inspect.state_size import state_values
 from modelcard.inspect.view import ModelView
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "float8_e4m3fn": 1, "float8_e5m2": 1}
-CACHE_KIND = {"full": "full", "sliding": "sliding", "chunked": "chunked", "linear": "state", "state-space": "state"}
+CAPPED = ("sliding", "chunked")
 
 
-def per_token_values(heads: dict[str, Any]) -> int:
-    """Values one token adds to one attention layer's cache: keys and values of every KV head, or an MLA
-    model's compressed latent plus its decoupled RoPE key."""
+def latent_is_cached(attention: Any) -> bool:
+    """MLA: the cache update happens before the latent is expanded by kv_b_proj (DeepSeek V2/V3 in v5)."""
+    try:
+        source = pyinspect.getsource(type(attention).forward)
+    except (OSError, TypeError):
+        return True
+    update = source.find(".update(")
+    expand = [pos for pos in (source.find("kv_b_proj"), source.find("expand_kv")) if pos >= 0]
+    return update >= 0 and (not expand or update < min(expand))
+
+
+def per_token_values(heads: dict[str, Any], stack: Any, index: int, attention: Any) -> int | None:
+    """Values one token adds to one attention layer: keys and values of every KV head, or MLA's latent
+    (kv_lora_rank + qk_rope_head_dim) where the code caches the latent."""
     if heads.get("grouping") == "MLA":
         mla = heads["mla"]
-        return mla["kv_lora_rank"] + (mla.get("qk_rope_head_dim") or 0)
-    return 2 * heads["key_value"] * heads["head_dim"]
+        if attention is None or latent_is_cached(attention):
+            return mla["kv_lora_rank"] + (mla.get("qk_rope_head_dim") or 0)
+        return heads["query"] * (heads["head_dim"] + (heads.get("v_head_dim") or heads["head_dim"]))
+    own = layer_config(stack.config, index)
+    key_value = heads.get("key_value")
+    per_layer = heads.get("key_value_per_layer")
+    if per_layer and index < len(per_layer):
+        key_value = per_layer[index]
+    elif own is not stack.config:
+        key_value = as_int(read(own, "num_key_value_heads")) or key_value
+    head_dim = as_int(read(own, *HEAD_DIM_KEYS)) if own is not stack.config else None
+    head_dim = head_dim or heads.get("head_dim")
+    if not key_value or not head_dim:
+        return None
+    return 2 * key_value * head_dim
 
 
-def layer_cap(layer: dict[str, Any]) -> int | None:
+def layer_cap(layer: Layer) -> int | None:
     """DynamicSlidingWindowLayer keeps window - 1 past tokens (the current token makes the window)."""
-    if layer["kind"] in ("sliding", "chunked") and layer["window"]:
-        return layer["window"] - 1
+    if layer.kind in CAPPED and layer.window:
+        return layer.window - 1
     return None
 
 
@@ -36,41 +69,83 @@ def powers_of_two_upto(limit: int) -> list[int]:
     return points
 
 
+def cache_layers(view: ModelView, facts: Facts) -> list[dict[str, Any]] | None:
+    """One entry per layer of the generating stack: kind, bytes per token, cap, constant state."""
+    stacks = facts.scratch["stacks"]
+    main = main_stack(stacks)
+    heads = facts.scratch["heads"][main.name]
+    width = DTYPE_BYTES.get(facts.values["model"]["dtype"], 4)
+    attentions = [module for _, module in self_attention(main)]
+    shared = set(facts.scratch.get("kv_shared") or [])
+    entries = []
+    attention_seen = 0
+    for layer in facts.scratch["layers"][main.name]:
+        entry: dict[str, Any] = {"index": layer.index, "kind": layer.kind if layer.kind in CAPPED else "full",
+                                 "bytes_per_token": 0, "max_tokens": None}
+        if layer.state:
+            values = state_values(layer.mixer) if layer.mixer is not None else None
+            if values is None:
+                return None
+            entry["state_bytes"] = values * width
+        if layer.kind in ("linear", "state-space"):
+            entry["kind"] = "state"
+        elif layer.index in shared:
+            entry["kind"] = "none"
+        else:
+            attention = attentions[attention_seen] if attention_seen < len(attentions) else None
+            attention_seen += 1
+            values = per_token_values(heads, main, layer.index, attention)
+            if values is None:
+                return None
+            entry["bytes_per_token"] = values * width
+            entry["max_tokens"] = layer_cap(layer)
+        entries.append(entry)
+    return entries
+
+
+def bytes_at(entries: list[dict[str, Any]], tokens: int) -> int:
+    total = 0
+    for entry in entries:
+        cap = entry["max_tokens"]
+        total += entry["bytes_per_token"] * (min(tokens, cap) if cap is not None else tokens)
+        total += entry.get("state_bytes", 0)
+    return total
+
+
 @inspector("kv_cache")
 def inspect_kv_cache(view: ModelView, facts: Facts) -> None:
     dtype = facts.values["model"]["dtype"]
-    width = DTYPE_BYTES.get(dtype, 4)
-    heads = facts.values["attention"]["heads"]
-    layers = facts.values["attention"]["layers"]
-    growing = [layer for layer in layers if CACHE_KIND.get(layer["kind"]) != "state"]
-    if not heads.get("head_dim") or not heads.get("key_value"):
-        facts.values["kv_cache"] = {"dtype": dtype, "bytes_per_token": None, "constant_state_bytes": None,
-                                    "bytes_at": [], "layers": [], "source": "formula"}
-        facts.null("/kv_cache/bytes_per_token", "heads or head size are not visible statically")
+    empty = {"dtype": dtype, "bytes_per_token": None, "constant_state_bytes": None, "bytes_at": [], "layers": [],
+             "source": "formula"}
+    stacks = facts.scratch["stacks"]
+    arch_class = facts.values["architecture"]["class"]
+    if not stacks:
+        facts.values["kv_cache"] = empty
+        facts.null("/kv_cache/bytes_per_token", "a custom module: its cache is not visible statically; see kv-layout")
+        facts.null("/kv_cache/constant_state_bytes", "a custom module: its cache is not visible statically")
         return
-    per_layer = per_token_values(heads) * width
+    if arch_class in ("encoder-only", "vision-encoder") or main_stack(stacks).name not in ("decoder", "text"):
+        facts.values["kv_cache"] = {**empty, "bytes_per_token": 0, "constant_state_bytes": 0}
+        facts.null("/kv_cache/layers", "an encoder attends over its whole input at once: it keeps no cache",
+                   NOT_APPLICABLE)
+        return
+    entries = cache_layers(view, facts)
+    if entries is None:
+        facts.values["kv_cache"] = empty
+        facts.null("/kv_cache/bytes_per_token", "heads, head size or a recurrent state shape are not visible "
+                                                "statically; the kv-layout probe measures the cache")
+        facts.null("/kv_cache/constant_state_bytes", "a recurrent state shape is not visible statically")
+        return
     declared = facts.values["context_window"]["declared"]
     points = set(powers_of_two_upto(declared or 0))
     if declared:
         points.add(declared)
-    points.update(layer["window"] for layer in growing if layer_cap(layer))
-
-    def bytes_at(tokens: int) -> int:
-        total = 0
-        for layer in growing:
-            cap = layer_cap(layer)
-            total += per_layer * (min(tokens, cap) if cap else tokens)
-        return total
-
+    points.update(entry["max_tokens"] + 1 for entry in entries if entry["max_tokens"])
     facts.values["kv_cache"] = {
         "dtype": dtype,
-        "bytes_per_token": per_layer * len(growing),
-        "constant_state_bytes": 0,
-        "bytes_at": [{"tokens": tokens, "bytes": bytes_at(tokens)} for tokens in sorted(points)],
-        "layers": [
-            {"index": layer["index"], "kind": CACHE_KIND.get(layer["kind"], "full"),
-             "bytes_per_token": per_layer if layer in growing else 0, "max_tokens": layer_cap(layer)}
-            for layer in layers
-        ],
+        "bytes_per_token": sum(entry["bytes_per_token"] for entry in entries),
+        "constant_state_bytes": sum(entry.get("state_bytes", 0) for entry in entries),
+        "bytes_at": [{"tokens": tokens, "bytes": bytes_at(entries, tokens)} for tokens in sorted(points)],
+        "layers": entries,
         "source": "formula",
     }

@@ -1,54 +1,138 @@
-"""`position`: how the model encodes token positions, and RoPE scaling."""
+"""`position`: how the model encodes token positions, per stack; RoPE and its scaling; NoPE layers."""
 
 from __future__ import annotations
 
+import inspect as pyinspect
+import re
 from typing import Any
 
+from modelcard.inspect.architecture import main_stack
+from modelcard.inspect.configs import read
 from modelcard.inspect.facts import NOT_APPLICABLE, Facts
+from modelcard.inspect.heads import self_attention
 from modelcard.inspect.registry import inspector
+from modelcard.inspect.stacks import Stack
 from modelcard.inspect.view import ModelView
 
+LEARNED_NAMES = ("position_embeddings", "wpe", "embed_positions", "position_embedding", "pos_embed",
+                 "embed_pos", "positional_embedding", "pos_embedding")
+RELATIVE_NAMES = ("relative_attention_bias", "rel_embeddings", "distance_embedding", "relative_position_bias_table",
+                  "rel_pos_bias", "relative_position_bias", "rel_pos_h")
+# `if self.<flag>...:` directly guarding the rotary call in an attention forward (Cohere2, Llama 4, SmolLM3)
+ROPE_GUARD = re.compile(r"if self\.(\w+)(?: is not None)?:\s*\n\s*[^\n]*apply_rotary")
 
-def rope_parameters(view: ModelView) -> dict[str, Any] | None:
+
+def rope_parameters(config: Any) -> dict[str, Any] | None:
     """transformers 5 folds `rope_scaling` and `rope_theta` into `rope_parameters`, which may be keyed by
     layer type; the full-attention entry describes the model's long-range positions."""
-    params = view.get("rope_parameters")
+    params = read(config, "rope_parameters")
     if not params:
-        legacy = view.get("rope_scaling") or {}
-        theta = view.get("rope_theta")
+        legacy = read(config, "rope_scaling") or {}
+        theta = read(config, "rope_theta")
         if theta is None and not legacy:
             return None
         params = {**legacy, "rope_theta": theta}
     if isinstance(params, dict) and params and all(isinstance(v, dict) for v in params.values()):
         params = params.get("full_attention") or next(iter(params.values()))
-    return dict(params)
+    return dict(params) if isinstance(params, dict) else None
 
 
-def rope_scaling(params: dict[str, Any], view: ModelView) -> dict[str, Any] | None:
+def per_layer_type(config: Any) -> dict[str, Any] | None:
+    params = read(config, "rope_parameters")
+    if isinstance(params, dict) and len(params) > 1 and all(isinstance(v, dict) for v in params.values()):
+        return {key: {"theta": value.get("rope_theta"), "factor": value.get("factor"),
+                      "type": value.get("rope_type") or value.get("type") or "default"}
+                for key, value in params.items()}
+    return None
+
+
+def rope_scaling(params: dict[str, Any], config: Any) -> dict[str, Any] | None:
     rope_type = params.get("rope_type") or params.get("type") or "default"
     if rope_type == "default":
         return None
-    original = params.get("original_max_position_embeddings") or view.get("original_max_position_embeddings")
-    return {"type": rope_type, "factor": params.get("factor"), "original_context": original}
+    original = params.get("original_max_position_embeddings") or read(config, "original_max_position_embeddings")
+    factor = params.get("factor")
+    return {"type": rope_type, "factor": float(factor) if factor is not None else None, "original_context": original}
 
 
-def uses_rope(view: ModelView) -> bool:
-    names = {type(module).__name__ for module in view.model.modules()}
-    return any("Rotary" in name for name in names) or view.code_reads("apply_rotary_pos_emb")
+def partial_rotary(config: Any, params: dict[str, Any]) -> float:
+    factor = read(config, "partial_rotary_factor", "rotary_pct") or params.get("partial_rotary_factor")
+    if factor is None:
+        rotary_dim = read(config, "rotary_dim", "rotary_emb_base_dim")
+        head_dim = read(config, "head_dim")
+        if isinstance(rotary_dim, int) and isinstance(head_dim, int) and head_dim:
+            factor = rotary_dim / head_dim
+    return float(factor) if factor else 1.0
+
+
+def stack_position(stack: Stack, view: ModelView, alibi: bool) -> str:
+    module = stack.module if stack.module is not None else view.model
+    class_names = [type(m).__name__ for m in module.modules()]
+    names = {name.rsplit(".", 1)[-1] for name, _ in module.named_modules()} | {
+        name.rsplit(".", 1)[-1] for name, _ in module.named_parameters()}
+    if any("Rotary" in name or "RoPE" in name or "Rope" in name for name in class_names):
+        return "rope"
+    if alibi and stack.name in ("decoder", "text", "encoder"):
+        return "alibi"
+    if names & set(RELATIVE_NAMES) or str(read(stack.config, "position_embedding_type", default="")).startswith(
+            "relative"):
+        return "relative-bias"
+    if any("Sinusoidal" in name for name in class_names):
+        return "sinusoidal"
+    if names & set(LEARNED_NAMES):
+        return "learned-absolute"
+    return "none"
+
+
+def nope_layers(stack: Stack, view: ModelView) -> list[int]:
+    """Layers whose attention skips RoPE: `no_rope_layers` (1 = RoPE), or a flag guarding the rotary call."""
+    flags = read(stack.config, "no_rope_layers")
+    if isinstance(flags, (list, tuple)) and view.code_reads("no_rope_layers"):
+        return [index for index, flag in enumerate(flags) if not flag]
+    found = []
+    for index, (_, module) in enumerate(self_attention(stack)):
+        try:
+            source = pyinspect.getsource(type(module).forward)
+        except (OSError, TypeError):
+            return []
+        guard = ROPE_GUARD.search(source)
+        if guard is None:
+            return []
+        if not getattr(module, guard.group(1), None):
+            found.append(index)
+    return found
 
 
 @inspector("position")
 def inspect_position(view: ModelView, facts: Facts) -> None:
-    params = rope_parameters(view)
-    if params is not None and uses_rope(view):
-        partial = view.get("partial_rotary_factor", default=params.get("partial_rotary_factor", 1.0))
-        rope = {"theta": params.get("rope_theta"), "partial_rotary_factor": partial,
-                "scaling": rope_scaling(params, view)}
+    stacks = facts.scratch["stacks"]
+    alibi = "alibi" in facts.values["attention"]["features"]
+    if not stacks:
+        facts.values["position"] = {"kind": None, "rope": None, "nope_layers": []}
+        facts.null("/position/kind", "a custom module: its position scheme is not visible statically")
+        facts.null("/position/rope", "a custom module: RoPE is not visible statically")
+        return
+    kinds = {stack.name: stack_position(stack, view, alibi) for stack in stacks}
+    main = main_stack(stacks)
+    kind = kinds[main.name]
+    record: dict[str, Any] = {"kind": kind, "rope": None, "nope_layers": []}
+    params = rope_parameters(main.config) if kind == "rope" else None
+    if kind == "rope" and params is not None:
+        rope = {"theta": params.get("rope_theta"), "partial_rotary_factor": partial_rotary(main.config, params),
+                "scaling": rope_scaling(params, main.config)}
+        layered = per_layer_type(main.config)
+        if layered:
+            rope["per_layer_type"] = layered
         if rope["scaling"] is None:
             facts.null("/position/rope/scaling", "no RoPE scaling", NOT_APPLICABLE)
-        no_rope = view.get("no_rope_layers")
-        nope = [index for index, flag in enumerate(no_rope) if not flag] if no_rope else []
-        facts.values["position"] = {"kind": "rope", "rope": rope, "nope_layers": nope}
-        return
-    facts.values["position"] = {"kind": "none", "rope": None, "nope_layers": []}
-    facts.null("/position/rope", "the model does not use RoPE", NOT_APPLICABLE)
+        record["rope"] = rope
+        record["nope_layers"] = nope_layers(main, view)
+        if record["nope_layers"]:
+            record["kind"] = "mixed"
+    elif kind == "rope":
+        facts.null("/position/rope", "the model rotates positions but its config states no RoPE parameters")
+    else:
+        facts.null("/position/rope", f"the model does not use RoPE ({kind})", NOT_APPLICABLE)
+    if len(stacks) > 1:
+        record["stacks"] = kinds
+    facts.values["position"] = record

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-_MISSING = object()
+from modelcard.inspect.configs import read
 
 
 @dataclass
@@ -25,23 +25,20 @@ class ModelView:
         if self.config is None:
             return None
         getter = getattr(self.config, "get_text_config", None)
-        return getter(decoder=True) if getter else self.config
+        try:
+            return getter(decoder=True) if getter else self.config
+        except (ValueError, AttributeError):  # several candidate text configs: the config itself speaks
+            return self.config
 
     def get(self, *names: str, default: Any = None, config: Any | None = None) -> Any:
         """The first of `names` that the (text) config sets to a non-None value. A dotted name reads a
         nested dict or sub-config (`attn_config.kv_n_heads`)."""
-        source = config if config is not None else self.text_config
-        if source is None:
-            return default
-        for name in names:
-            value: Any = source
-            for part in name.split("."):
-                value = value.get(part, _MISSING) if isinstance(value, dict) else getattr(value, part, _MISSING)
-                if value is _MISSING or value is None:
-                    break
-            if value is not _MISSING and value is not None:
-                return value
-        return default
+        return read(config if config is not None else self.text_config, *names, default=default)
+
+    @property
+    def raw_config(self) -> dict[str, Any]:
+        """The config.json as written, before transformers normalised it (empty for custom modules)."""
+        return dict(getattr(self.loaded, "raw_config", None) or {})
 
     @functools.cached_property
     def modeling_source(self) -> str:
