@@ -256,8 +256,11 @@ def model_class_for(config: Any, options: LoadOptions) -> Any:
             return cls
     from transformers import AutoModel
 
-    if type(config) in AutoModel._model_mapping:
-        return AutoModel._model_mapping[type(config)]
+    try:
+        if type(config) in AutoModel._model_mapping:
+            return AutoModel._model_mapping[type(config)]
+    except ValueError:  # the mapping names a class this transformers does not ship
+        pass
     return _any_auto_class(config) or _own_class(config) or _no_class(config)
 
 
@@ -295,7 +298,7 @@ def _transformers_attr(name: str) -> Any:
 
     try:
         return getattr(transformers, name, None)
-    except (ImportError, AttributeError, RuntimeError):
+    except Exception:  # a lazy import that transformers itself cannot complete: no class to offer
         return None
 
 

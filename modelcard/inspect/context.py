@@ -35,7 +35,8 @@ def padding_offset(view: ModelView, module: Any) -> int:
 def stated_length(facts: Facts, view: ModelView) -> Any:
     stacks = facts.scratch["stacks"]
     config = main_stack(stacks).config if stacks else view.text_config
-    return as_int(read(config, *CONTEXT_KEYS))
+    value = as_int(read(config, *CONTEXT_KEYS))
+    return value if value and value > 0 else None  # XLNet states -1: no limit
 
 
 @inspector("context_window")

@@ -55,14 +55,16 @@ def rope_scaling(params: dict[str, Any], config: Any) -> dict[str, Any] | None:
     return {"type": rope_type, "factor": float(factor) if factor is not None else None, "original_context": original}
 
 
-def partial_rotary(config: Any, params: dict[str, Any]) -> float:
+def partial_rotary(config: Any, params: dict[str, Any]) -> float | None:
     factor = read(config, "partial_rotary_factor", "rotary_pct") or params.get("partial_rotary_factor")
     if factor is None:
         rotary_dim = read(config, "rotary_dim", "rotary_emb_base_dim")
         head_dim = read(config, "head_dim")
         if isinstance(rotary_dim, int) and isinstance(head_dim, int) and head_dim:
             factor = rotary_dim / head_dim
-    return float(factor) if factor else 1.0
+    if isinstance(factor, (int, float)) and 0 < factor <= 1:
+        return float(factor)
+    return None if factor else 1.0  # a factor outside (0, 1] means something else in that architecture
 
 
 def stack_position(stack: Stack, view: ModelView, alibi: bool) -> str:
