@@ -113,10 +113,13 @@ def compare_layers(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict
             continue
         got = blocks[block]
         pointer = f"/attention/layers/{layer['index']}"
+        if layer["kind"] not in COMPARED:  # linear and state-space layers: reach is reported, no window to check
+            reach = "all tokens tested" if got["kind"] == "full" else f"{max(got['reach'].values())} tokens"
+            rows.append({"index": layer["index"], "block": block, "declared": [layer["kind"], None],
+                         "measured": [f"reach {reach}", None]})
+            continue
         rows.append({"index": layer["index"], "block": block, "declared": [layer["kind"], layer["window"]],
                      "measured": [got["kind"], got["window"]]})
-        if layer["kind"] not in COMPARED:
-            continue  # linear and state-space layers: reach is reported, there is no window to check
         said = _phrase(layer["kind"], layer["window"])
         seen = _phrase(got["kind"], got["window"], length)
         if (got["kind"], got["window"]) != (layer["kind"], layer["window"]):
@@ -133,7 +136,21 @@ def compare_layers(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict
             {"index": i, "stack": "decoder", "kind": blocks[i]["kind"] if blocks[i]["kind"] in COMPARED else "full",
              "window": blocks[i]["window"]} for i in sorted(blocks)]
     outcome.details["layers"] = rows
+    _stack_windows(ctx, outcome)
     _ignored_keys(ctx, layers, blocks, outcome, length)
+
+
+def _stack_windows(ctx: ProbeContext, outcome: Outcome) -> None:
+    """A stack's window and chunk follow from its layers' measured ones."""
+    stacks = (ctx.facts.get("masking") or {}).get("stacks") or {}
+    for stack in stacks:
+        layers = [layer for layer in ctx.layers() if layer["stack"] == stack]
+        pointers = [f"/attention/layers/{layer['index']}" for layer in layers]
+        if not layers or any(f"{p}/kind" not in outcome.measured for p in pointers):
+            continue
+        for key, kind in (("window", "sliding"), ("chunk", "chunked")):
+            sizes = [outcome.measured[f"{p}/window"] for p in pointers if outcome.measured[f"{p}/kind"] == kind]
+            outcome.derived[f"/masking/stacks/{stack}/{key}"] = min(sizes) if sizes else None
 
 
 def _ignored_keys(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict[int, dict[str, Any]],
