@@ -115,17 +115,38 @@ def context_phrase(record: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def cell(value: Any) -> str:
+    """One table cell: compact JSON for structures, and no `|`, which would split a Markdown row."""
+    import json
+
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text.replace("|", "∣").replace("\n", " ")
+
+
 def probe_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for probe in record["probes"]:
         value = probe["value"]
-        shown = "—" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+        shown = "—" if value is None else f"{value:.3g}" if isinstance(value, float) else cell(value)
         unit = f" {probe['unit']}" if probe["unit"] and value is not None else ""
-        rows.append({"id": probe["id"], "title": probe["title"], "status": probe["status"],
-                     "result": (f"{probe['metric']} = {shown}{unit}" if probe["metric"] else shown),
+        notes = [probe["reason"]] if probe["reason"] else []
+        if probe.get("twin"):
+            notes.append("ran on a shrunken twin")
+        duration = probe.get("duration_s")
+        rows.append({"id": probe["id"], "title": cell(probe["title"]), "status": probe["status"],
+                     "result": cell(f"{probe['metric']} = {shown}{unit}" if probe["metric"] else shown),
                      "kernel": probe["kernel"] or "—", "device": probe["device"] or "—",
-                     "note": probe["reason"] or ""})
+                     "time": f"{duration:.2f} s" if duration is not None else "—", "note": cell("; ".join(notes))
+                     if notes else ""})
     return rows
+
+
+def finding_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"severity": item["severity"], "pointer": item["pointer"], "declared": cell(item["declared"]),
+             "measured": cell(item["measured"]), "message": cell(item["message"]), "probe": item.get("probe") or "—"}
+            for item in record["findings"]]
 
 
 def disclosure_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -174,7 +195,7 @@ def present(record: dict[str, Any]) -> dict[str, Any]:
         "probe_rows": probe_rows(record),
         "probe_note": record.get("probe_suite", {}).get("note", ""),
         "suite": record.get("probe_suite", {}).get("name", "none"),
-        "findings": record["findings"],
+        "findings": finding_rows(record),
         "disclosures": disclosure_rows(record),
         "ignored": record.get("inspection", {}).get("ignored_config_keys", []),
         "overridden": record.get("inspection", {}).get("overridden", {}),

@@ -40,7 +40,7 @@ def cache_consistency(ctx: ProbeContext, length: int | None = None, min_length: 
     keep = torch.ones(cached.shape[:2], dtype=torch.bool, device=cached.device)
     result = compare(full, cached, keep, atol, rtol)
     status = "pass" if result["within_tolerance"] else "fail"
-    return Outcome(status=status, metric="max |Δ| vs full forward", value=result["max_abs_diff"], unit=None,
+    return Outcome(status=status, metric="max abs diff vs full forward", value=result["max_abs_diff"], unit=None,
                    threshold={"atol": atol, "rtol": rtol},
                    details={**result, "length": length, "decoded_tokens": decode,
                             "prefill_chunks": [list(s) for s in steps[:len(steps) - decode]]})

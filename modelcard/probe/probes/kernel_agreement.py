@@ -49,7 +49,7 @@ def kernel_agreement(ctx: ProbeContext, kernels: list[str] | None = None, exclud
                for k, out in outputs.items() if k != reference}
     agree = all(r["within_tolerance"] and r["top1_agreement"] >= min_top1 for r in results.values())
     worst = max(r["max_abs_diff"] for r in results.values())
-    return Outcome(status="pass" if agree else "fail", metric=f"max |Δ| vs {reference}", value=worst, unit=None,
+    return Outcome(status="pass" if agree else "fail", metric=f"max abs diff vs {reference}", value=worst, unit=None,
                    threshold={"atol": atol, "rtol": rtol, "min_top1": min_top1}, kernel=",".join(outputs),
                    details={"reference": reference, "kernels": results, "unavailable": unavailable,
                             "padded": mask is not None, "length": length, "batch": batch})
