@@ -30,14 +30,13 @@ def model_is_causal(view: ModelView) -> bool:
         return True
     if not modules and any(mixer_kind(module) for module in view.model.modules()):
         return True  # a recurrence reads only the past
+    if "config.is_decoder" in view.modeling_source:
+        return False  # the architecture masks causally only when configured as a decoder, and it is not
     return any(view.code_reads(name) for name in CAUSAL_MASK_BUILDERS)
 
 
 def stack_is_causal(stack: Stack, view: ModelView) -> bool:
     flags = causal_flags(self_attention(stack))
-    if not flags and stack.module is not None:
-        flags = {value for _, module in self_attention(stack)
-                 for value in [getattr(module, "is_decoder", None)] if isinstance(value, bool)}
     if flags:
         return flags == {True}
     if stack.name == "decoder":

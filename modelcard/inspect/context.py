@@ -64,6 +64,9 @@ def inspect_context(view: ModelView, facts: Facts) -> None:
         if kinds and kinds <= {"state-space", "linear"}:
             facts.null("/context_window/declared", "a recurrent (state-space / linear) model has no architectural "
                                                    "limit on the input length", NOT_APPLICABLE)
+        elif kinds and "full" not in kinds and kinds <= {"state-space", "linear", "sliding", "chunked"}:
+            facts.null("/context_window/declared", "every attention layer is local (sliding or chunked) and the "
+                                                   "others recurrent: no architectural limit", NOT_APPLICABLE)
         elif kind in UNBOUNDED:
             facts.null("/context_window/declared", UNBOUNDED[kind], NOT_APPLICABLE)
         else:

@@ -141,9 +141,17 @@ def _recurrent_blocks(blocks: list[Any]) -> list[tuple[str, Any]]:
             mixers = [(kind, module) for kind, module in mixers if kind]
             if not mixers:
                 return []
-        kind, module = mixers[0]
+        kind, module = next((pair for pair in mixers if _holds_state(pair[1])), mixers[0])
         found.append(("linear" if kind == "linear" else "state-space", module))
     return found
+
+
+def _holds_state(module: Any) -> bool:
+    """The module that owns the recurrent state: an A_log parameter or a direct Conv1d child."""
+    import torch
+
+    return getattr(module, "A_log", None) is not None or any(
+        isinstance(child, torch.nn.Conv1d) for child in module.children())
 
 
 def _special_attention(stack: Stack, count: int, code_reads: Any) -> list[Layer] | None:

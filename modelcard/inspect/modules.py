@@ -113,12 +113,14 @@ def heads_from_projections(module: Any, head_dim: int | None, query: int | None)
 
 
 def causal_flags(modules: list[tuple[str, Any]]) -> set[bool]:
-    """The `is_causal` that the (self-)attention modules carry; transformers sets it per module."""
+    """The `is_causal` (else `is_decoder`) that the self-attention modules carry; transformers sets it per module."""
     flags = set()
     for name, module in modules:
         if is_cross(name, module):
             continue
         value = getattr(module, "is_causal", None)
+        if not isinstance(value, bool):
+            value = getattr(module, "is_decoder", None)
         if isinstance(value, bool):
             flags.add(value)
     return flags
