@@ -69,8 +69,8 @@ def generate(request: GenerateRequest, progress: Any = None) -> dict[str, Any]:
         from modelcard.probe.runner import run_suite
 
         load = request.load or LoadOptions()
-        result = run_suite(suite, lambda: build_context(loaded, facts, request.seed, load.attn_implementation),
-                           seed=request.seed)
+        result = run_suite(suite, lambda: build_context(loaded, facts, request.seed, load.attn_implementation,
+                                                        load.device), seed=request.seed)
         suite_summary, records, findings = result.summary(), result.records, result.findings
         measurements = {"measured": result.measured(), "derived": result.derived()}
     step("assemble")
@@ -130,7 +130,7 @@ def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None) -> A
 
     def make_context() -> Any:
         loaded = load_model(request.spec, load)
-        return build_context(loaded, inspect_loaded(loaded), request.seed, load.attn_implementation)
+        return build_context(loaded, inspect_loaded(loaded), request.seed, load.attn_implementation, load.device)
 
     return run_suite(suite, make_context, seed=request.seed, folder=request.output / "probes",
                      identity=probe_identity(request), on_start=on_start, on_done=on_done)

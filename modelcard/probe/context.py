@@ -36,7 +36,8 @@ class ProbeContext:
         return (self.facts.get("context_window") or {}).get("declared") or self.declared.get("context_window")
 
 
-def build_context(loaded: Any, facts: Any, seed: int, attn_implementation: str | None = None) -> ProbeContext:
+def build_context(loaded: Any, facts: Any, seed: int, attn_implementation: str | None = None,
+                  device: str = "cpu") -> ProbeContext:
     """Probe the model itself when it has weights (or is a custom module); a config-only model through a
     shrunken twin of the same architecture."""
     from modelcard.inspect import inspect_loaded
@@ -49,7 +50,7 @@ def build_context(loaded: Any, facts: Any, seed: int, attn_implementation: str |
         subject = values
     else:
         twin = build_twin(loaded.config, attn_implementation=attn_implementation, seed=seed,
-                           model_class=type(loaded.model))
+                           model_class=type(loaded.model), device=device)
         adapter = ModelAdapter(model=twin.model, config=twin.config, twin=True, layer_map=twin.layer_map)
         twin_loaded = LoadedModel(spec=f"twin of {loaded.spec}", source="config", model=twin.model,
                                   config=twin.config, has_weights=True)

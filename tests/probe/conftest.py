@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # for `tinymodels:<factory>` specs
+if str(HERE) not in sys.path:  # for `tinymodels:<factory>` specs
+    sys.path.append(str(HERE))
 
 
 @pytest.fixture(scope="session")

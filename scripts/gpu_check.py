@@ -1,0 +1,119 @@
+"""GPU check: the standard probe suite on a random-init ~1B-parameter Llama with each fast attention kernel
+(sdpa, flash attention when installed), scaling from 8K to 128K tokens; prints peak memory and latency.
+
+    python scripts/gpu_check.py                      # on a machine with a CUDA GPU
+    python scripts/gpu_check.py --tiny --device cpu  # the same path with tiny sizes, to test the script
+
+Exit code: 0 when every probe passed or was skipped, 1 otherwise, 2 when there is no CUDA device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+ONE_B = dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+             num_key_value_heads=4, vocab_size=32000, max_position_embeddings=131072)
+TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, vocab_size=256, max_position_embeddings=4096)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--kernels", default="sdpa,flash_attention_2,flash_attention_3")
+    parser.add_argument("--suite", default="standard")
+    parser.add_argument("--min-tokens", type=int, default=8192)
+    parser.add_argument("--max-tokens", type=int, default=131072)
+    parser.add_argument("--tiny", action="store_true", help="tiny model and lengths 64..512 (CPU self-test)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.min_tokens, args.max_tokens = 64, 512
+    return args
+
+
+def build(args: argparse.Namespace, kernel: str) -> Any:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from modelcard.load import LoadedModel
+
+    config = LlamaConfig(**(TINY if args.tiny else ONE_B), architectures=["LlamaForCausalLM"])
+    torch.manual_seed(args.seed)
+    with torch.device(args.device):
+        model = LlamaForCausalLM._from_config(config, dtype=getattr(torch, args.dtype), attn_implementation=kernel)
+    model.eval()
+    return LoadedModel(spec=f"random-init llama ({kernel})", source="local", model=model, config=model.config,
+                       has_weights=True)
+
+
+def suite_for(args: argparse.Namespace) -> Any:
+    from modelcard.probe.suite import resolve_suite
+
+    suite = resolve_suite(args.suite)
+    for entry in suite.probes:
+        if entry.id == "scaling":
+            entry.params.update(min_tokens=args.min_tokens, max_tokens=args.max_tokens)
+    return suite
+
+
+def report(kernel: str, result: Any) -> None:
+    print(f"\n== {kernel} ==")
+    for record in result.records:
+        value = record["value"]
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        print(f"  {record['status']:<8} {record['id']:<18} {record['metric']} = {shown}  "
+              f"({record['duration_s']:.1f} s){'  ' + record['reason'] if record['reason'] else ''}")
+    for item in result.findings:
+        print(f"  {item['severity']}: {item['pointer']}: {item['message']}")
+    scaling = next((r for r in result.records if r["id"] == "scaling" and r["status"] != "error"), None)
+    if scaling is None:
+        return
+    print(f"  {'tokens':>8} {'peak memory':>14} {'latency':>10} {'KV cache (analytic)':>20}")
+    for point in scaling["details"]["points"]:
+        kv = point["kv_cache_bytes"]
+        print(f"  {point['tokens']:>8,} {point['peak_bytes'] / 2**30:>10.3f} GiB {point['latency_s'] * 1e3:>7.1f} ms "
+              f"{(kv or 0) / 2**30:>16.3f} GiB")
+    print(f"  memory exponent {scaling['value']}, latency exponent {scaling['details']['latency_exponent']}"
+          f"{'; ' + scaling['details']['stopped'] if scaling['details']['stopped'] else ''}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from modelcard.inspect import inspect_loaded
+    from modelcard.kernels import available_kernels
+    from modelcard.probe.context import build_context
+    from modelcard.probe.runner import run_suite
+
+    args = parse(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("gpu_check: no CUDA device here; use --tiny --device cpu to test the script", file=sys.stderr)
+        return 2
+    available = available_kernels()
+    print(f"torch {torch.__version__}, device {args.device}"
+          f"{' (' + torch.cuda.get_device_name() + ')' if args.device.startswith('cuda') else ''}, "
+          f"kernels available: {', '.join(available)}")
+    failed = False
+    for kernel in args.kernels.split(","):
+        if kernel not in available:
+            print(f"\n== {kernel} == not available here, skipped")
+            continue
+        loaded = build(args, kernel)
+        print(f"\n{sum(p.numel() for p in loaded.model.parameters()) / 1e9:.2f}B parameters, {args.dtype}")
+        facts = inspect_loaded(loaded)
+        result = run_suite(suite_for(args), lambda loaded=loaded, facts=facts, kernel=kernel: build_context(
+            loaded, facts, args.seed, kernel), seed=args.seed)
+        report(kernel, result)
+        failed = failed or any(r["status"] in ("fail", "error") for r in result.records)
+        del loaded, facts, result
+        if args.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
