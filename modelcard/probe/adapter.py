@@ -112,9 +112,13 @@ class ModelAdapter:
 
     @property
     def cache_argument(self) -> str | None:
-        if self.is_transformers:
-            return "cache"
-        return next((name for name in CACHE_ARGUMENTS if self._accepts(name)), None)
+        try:
+            parameters = inspect.signature(self.model.forward).parameters
+        except (TypeError, ValueError):
+            return None
+        if self.is_transformers:  # transformers >= 5.2x spells it `cache`, earlier releases `past_key_values`
+            return "cache" if "cache" in parameters else "past_key_values"
+        return next((name for name in CACHE_ARGUMENTS if name in parameters), None)
 
     def outputs(self, input_ids: Any, attention_mask: Any = None) -> Any:
         """Logits (or last hidden states for a model without a head), (batch, seq, dim), one full forward."""
