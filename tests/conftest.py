@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `goldens`
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `goldens` and `tiny_models`
+
+from tiny_models import TINY_LLAMA  # noqa: E402
 
 
 @dataclass
@@ -34,18 +36,6 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     return run
 
 
-TINY_LLAMA = {
-    "model_type": "llama",
-    "architectures": ["LlamaForCausalLM"],
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "vocab_size": 128,
-    "max_position_embeddings": 4096,
-    "rope_theta": 500000.0,
-}
 
 
 @pytest.fixture

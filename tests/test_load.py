@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import TINY_LLAMA
+from tiny_models import TINY_LLAMA
 
 from modelcard.errors import EXIT_OK
 
