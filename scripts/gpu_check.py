@@ -67,6 +67,15 @@ def report(kernel: str, result: Any) -> None:
         shown = f"{value:.4g}" if isinstance(value, float) else value
         print(f"  {record['status']:<8} {record['id']:<18} {record['metric']} = {shown}  "
               f"({record['duration_s']:.1f} s){'  ' + record['reason'] if record['reason'] else ''}")
+        details = record["details"]
+        if record["id"] == "cache-consistency" and "top1_agreement" in details:
+            print(f"           top-1 agreement {details['top1_agreement']:.4f}, "
+                  f"{details['positions_off']} of {details['length']} positions off tolerance {record['threshold']}")
+        if record["id"] == "kernel-agreement" and "kernels" in details:
+            for kernel, row in details["kernels"].items():
+                print(f"           {kernel}: max abs diff {row['max_abs_diff']:.3g}, "
+                      f"top-1 {row['top1_agreement']:.4f}, "
+                      f"{row['positions_off']} positions off tolerance {record['threshold']}")
     for item in result.findings:
         print(f"  {item['severity']}: {item['pointer']}: {item['message']}")
     scaling = next((r for r in result.records if r["id"] == "scaling" and r["status"] != "error"), None)

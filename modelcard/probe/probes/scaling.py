@@ -63,9 +63,10 @@ def scaling(ctx: ProbeContext, min_tokens: int = 64, max_tokens: int = 2048, rep
                      "kv_cache_bytes": bytes_at(kv_layers, length) if kv_layers else None})
     tail = rows[-fit_points:]
     # Fit the growth above the shortest length: fixed costs (weights' buffers, RoPE tables) would flatten it.
-    floor = rows[0]["peak_bytes"] if rows else 0
-    memory_exponent = slope([(r["tokens"], r["peak_bytes"] - floor) for r in tail])
+    floor = rows[0]["peak_bytes"] if len(rows) > 2 else 0
     raw_exponent = slope([(r["tokens"], r["peak_bytes"]) for r in tail])
+    memory_exponent = slope([(r["tokens"], r["peak_bytes"] - floor) for r in tail if r is not rows[0]]) \
+        if floor else raw_exponent
     latency_exponent = slope([(r["tokens"], r["latency_s"]) for r in tail])
     passed = memory_exponent is not None and memory_exponent <= max_exponent
     return Outcome(status="pass" if passed else "fail", metric="peak-memory exponent", value=memory_exponent,
