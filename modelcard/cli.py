@@ -86,22 +86,14 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
 @model_options
 def generate(model: str | None, output: Path, suite: str, disclosures: Path | None, seed: int, **kwargs: Any) -> None:
     """Inspect, probe and document MODEL (default: the bundled demo model)."""
-    from tqdm import tqdm
-
     from modelcard.disclosures import default_disclosures_path
-    from modelcard.pipeline import GenerateRequest, generate
+    from modelcard.pipeline import STAGES, GenerateRequest, generate
+    from modelcard.progress import StageBar
 
     request = GenerateRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
                               disclosures=disclosures or default_disclosures_path())
-    stages = ["load", "inspect", "probe", "assemble", "validate", "render"]
-    with tqdm(total=len(stages), desc="generate", unit="step", file=sys.stderr, leave=False) as bar:
-        def advance(label: str) -> None:
-            bar.set_postfix_str(label)
-            if bar.n < len(stages) and label != "load":
-                bar.update(1)
-
-        record = generate(request, progress=advance)
-        bar.update(bar.total - bar.n)
+    with StageBar(STAGES, desc="generate") as progress:
+        record = generate(request, progress=progress)
     click.echo(f"wrote {output / 'card.json'}, {output / 'README.md'}, {output / 'card.html'} "
                f"({len(record['probes'])} probes, {len(record['findings'])} findings)", err=True)
 
@@ -128,7 +120,7 @@ def probe(model: str | None, suite: str, output: Path, seed: int, fmt: str, **kw
     request = ProbeRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs))
     resolved = resolve_suite(suite)
     total = len(plan(resolved)) if resolved is not None else 0
-    with tqdm(total=total, desc="probe", unit="probe", file=sys.stderr, leave=False) as bar:
+    with tqdm(total=total, desc="probe", unit="probe", file=sys.stderr, leave=False, disable=None) as bar:
         def started(key: str) -> None:
             bar.set_postfix_str(f"{key} ({total - bar.n - 1} left after it)")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from modelcard.errors import ModelcardError
 from modelcard.load import LoadOptions
@@ -12,6 +12,23 @@ from modelcard.load import LoadOptions
 
 class RecordInvalid(ModelcardError):
     """modelcard built a record that breaks its own schema: a bug in modelcard, exit 3."""
+
+
+STAGES = ("load", "inspect", "probe", "assemble", "validate", "render")
+
+
+class Progress(Protocol):
+    def stage(self, name: str) -> None: ...
+
+    def detail(self, text: str) -> None: ...
+
+
+class _Silent:
+    def stage(self, name: str) -> None:
+        pass
+
+    def detail(self, text: str) -> None:
+        pass
 
 
 @dataclass
@@ -34,7 +51,7 @@ def inspect_record(spec: str | None, options: LoadOptions) -> dict[str, Any]:
     return assemble(facts, probe_suite={"name": "none", "probes": 0, "note": "inspection only: no probes ran."})
 
 
-def generate(request: GenerateRequest, progress: Any = None) -> dict[str, Any]:
+def generate(request: GenerateRequest, progress: Progress | None = None) -> dict[str, Any]:
     """Build, validate and write the card; returns the record. Inputs are checked before any heavy work,
     and no file is written unless every one of them rendered."""
     from modelcard.assemble import assemble
@@ -48,16 +65,16 @@ def generate(request: GenerateRequest, progress: Any = None) -> dict[str, Any]:
     from modelcard.render import render_all
     from modelcard.validate import validate_record
 
-    step = progress or (lambda label: None)
+    progress = progress or _Silent()
     disclosures = read_disclosures(request.disclosures) if request.disclosures else {}
     suite = resolve_suite(request.suite)
     if suite is not None:
         plan(suite)  # unknown probes and parameters are bad input, found before any model work
-    step("load")
+    progress.stage("load")
     loaded = load_model(request.spec, request.load or LoadOptions())
-    step("inspect")
+    progress.stage("inspect")
     facts = inspect_loaded(loaded)
-    step("probe")
+    progress.stage("probe")
     measurements: dict[str, Any] = {}
     if suite is None:
         suite_summary, records, findings = {"name": "none", "probes": 0,
@@ -70,17 +87,18 @@ def generate(request: GenerateRequest, progress: Any = None) -> dict[str, Any]:
 
         load = request.load or LoadOptions()
         result = run_suite(suite, lambda: build_context(loaded, facts, request.seed, load.attn_implementation,
-                                                        load.device), seed=request.seed)
+                                                        load.device), seed=request.seed,
+                           on_start=lambda key: progress.detail(f"probe {key}"))
         suite_summary, records, findings = result.summary(), result.records, result.findings
         measurements = {"measured": result.measured(), "derived": result.derived()}
-    step("assemble")
+    progress.stage("assemble")
     record = assemble(facts, probes=records, probe_suite=suite_summary, disclosures=disclosures, findings=findings,
                       disclosures_path=request.disclosures, **measurements)
-    step("validate")
+    progress.stage("validate")
     errors = validate_record(record)
     if errors:
         raise RecordInvalid("modelcard built a record that breaks its schema (a bug): " + "; ".join(map(str, errors)))
-    step("render")
+    progress.stage("render")
     write_files(request.output, render_all(record))
     return record
 

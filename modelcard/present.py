@@ -43,18 +43,27 @@ def tokens(count: int | None) -> str:
     return f"{count:,} tokens" if count is not None else "unknown"
 
 
-def layer_runs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Consecutive layers of the same stack, kind and window, as one row each."""
-    runs = []
-    def key(layer: dict[str, Any]) -> tuple:
-        return layer["stack"], layer["kind"], layer["window"]
+def index_spans(indices: list[int]) -> str:
+    """Layer indices in few characters: `0–3`, `0, 2, …, 24` (a regular stride), or `0–2, 4–6, 8`."""
+    if len(indices) >= 3:
+        stride = indices[1] - indices[0]
+        if stride > 1 and all(b - a == stride for a, b in itertools.pairwise(indices)):
+            return f"{indices[0]}, {indices[1]}, …, {indices[-1]}"
+    spans = []
+    for _, run in itertools.groupby(enumerate(indices), key=lambda pair: pair[1] - pair[0]):
+        members = [index for _, index in run]
+        spans.append(str(members[0]) if len(members) == 1 else f"{members[0]}–{members[-1]}")
+    return ", ".join(spans)
 
-    for (stack, kind, window), group in itertools.groupby(layers, key=key):
-        indices = [layer["index"] for layer in group]
-        span = str(indices[0]) if len(indices) == 1 else f"{indices[0]}–{indices[-1]}"
-        runs.append({"layers": span, "count": len(indices), "stack": stack, "kind": kind,
-                     "window": tokens(window) if window else "—"})
-    return runs
+
+def layer_runs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per stack, kind and window, in order of first appearance, with the layers that have it."""
+    groups: dict[tuple, list[int]] = {}
+    for layer in layers:
+        groups.setdefault((layer["stack"], layer["kind"], layer["window"]), []).append(layer["index"])
+    return [{"layers": index_spans(indices), "count": len(indices), "stack": stack, "kind": kind,
+             "window": tokens(window) if window else "—"}
+            for (stack, kind, window), indices in groups.items()]
 
 
 def layer_pattern(layers: list[dict[str, Any]]) -> str:
