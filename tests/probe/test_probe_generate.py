@@ -55,3 +55,15 @@ def test_config_only_card_says_the_probes_ran_on_a_twin(run_cli, tmp_path: Path,
     assert any(f["declared"] == {"sliding_window": 4096} for f in warnings)
     assert record["kv_cache"]["source"] == "formula"  # twin widths are tiny: bytes stay the formula's
     assert record["provenance"]["/kv_cache/layers/0/max_tokens"] == "measured"
+
+
+def test_a_cache_that_honours_a_key_the_attention_ignores_is_an_error(run_cli, tmp_path: Path, config_only) -> None:
+    """transformers 5.24 builds sliding cache layers from a stray `sliding_window` in a Llama config, whose
+    attention is full: cached decoding then drops tokens the model attends to. The probes catch it."""
+    record = _card(run_cli, tmp_path, config_only("ignored-window"), "--suite", "quick")
+    consistency = next(p for p in record["probes"] if p["id"] == "cache-consistency")
+    assert consistency["status"] == "fail"
+    assert consistency["details"]["first_position_off"] is not None
+    errors = [f for f in record["findings"] if f["severity"] == "error"]
+    assert [(f["pointer"], f["probe"]) for f in errors] == [("/kv_cache", "cache-consistency")]
+    assert record["kv_cache"]["layers"][0]["max_tokens"] == 4095

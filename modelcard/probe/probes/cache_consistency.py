@@ -4,7 +4,7 @@ match one full forward pass. Past the windows, so that a sliding cache has to ev
 from __future__ import annotations
 
 from modelcard.probe.context import ProbeContext
-from modelcard.probe.outcome import Outcome, skipped
+from modelcard.probe.outcome import Outcome, finding, skipped
 from modelcard.probe.probes.window_reach import claimed_windows
 from modelcard.probe.registry import probe
 from modelcard.probe.tolerances import compare, tolerance
@@ -40,7 +40,14 @@ def cache_consistency(ctx: ProbeContext, length: int | None = None, min_length: 
     keep = torch.ones(cached.shape[:2], dtype=torch.bool, device=cached.device)
     result = compare(full, cached, keep, atol, rtol)
     status = "pass" if result["within_tolerance"] else "fail"
-    return Outcome(status=status, metric="max abs diff vs full forward", value=result["max_abs_diff"], unit=None,
+    findings = [] if status == "pass" else [finding(
+        "error", "/kv_cache", "decoding through the cache computes what one full forward computes",
+        {"max_abs_diff": result["max_abs_diff"], "first_position_off": result["first_position_off"]},
+        f"decoding through the {type(cache).__name__} diverges from a full forward from position "
+        f"{result['first_position_off']} on (max abs diff {result['max_abs_diff']:.3g}): cached generation "
+        "does not compute what the model computes")]
+    return Outcome(status=status, findings=findings, metric="max abs diff vs full forward",
+                   value=result["max_abs_diff"], unit=None,
                    threshold={"atol": atol, "rtol": rtol},
                    details={**result, "length": length, "decoded_tokens": decode,
                             "prefill_chunks": [list(s) for s in steps[:len(steps) - decode]]})
