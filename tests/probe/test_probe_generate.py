@@ -67,3 +67,7 @@ def test_a_cache_that_honours_a_key_the_attention_ignores_is_an_error(run_cli, t
     errors = [f for f in record["findings"] if f["severity"] == "error"]
     assert [(f["pointer"], f["probe"]) for f in errors] == [("/kv_cache", "cache-consistency")]
     assert record["kv_cache"]["layers"][0]["max_tokens"] == 4095
+    per_token = record["kv_cache"]["bytes_per_token"]
+    sizes = {row["tokens"]: row["bytes"] for row in record["kv_cache"]["bytes_at"]}
+    assert sizes[2048] == 2048 * per_token and sizes[8192] == sizes[4096] == 4095 * per_token
+    assert record["provenance"]["/kv_cache/bytes_at"] == "derived"

@@ -3,8 +3,10 @@ per token, where growth stops; compared with the inspector's formula."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from modelcard.inspect.kv_cache import bytes_at
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import Outcome, finding, skipped
 from modelcard.probe.probes.window_reach import claimed_windows
@@ -97,13 +99,23 @@ def _compare(ctx: ProbeContext, rows: list[dict[str, Any]], formula: dict[str, A
 
 
 def _record(ctx: ProbeContext, rows: list[dict[str, Any]], total: int, state: int, outcome: Outcome) -> None:
-    """Measured values win. On a twin, widths are tiny, so only the structure (kind, cap) carries over."""
+    """Measured values win. On a twin, widths are tiny, so only the structure (kind, cap) carries over, and the
+    sizes by length are derived from the formula's per-layer bytes with the measured caps."""
+    formula = ctx.facts.get("kv_cache") or {}
+    points = {row["tokens"] for row in formula.get("bytes_at") or []}
     layer_map = ctx.adapter.layer_map
     if ctx.adapter.twin and layer_map:
+        layers = copy.deepcopy(formula.get("layers") or [])
         for index, twin_index in enumerate(layer_map):
             row = rows[twin_index]
-            outcome.measured[f"/kv_cache/layers/{index}/kind"] = row["kind"] if row["kind"] != "none" else "none"
+            outcome.measured[f"/kv_cache/layers/{index}/kind"] = row["kind"]
             outcome.measured[f"/kv_cache/layers/{index}/max_tokens"] = row["max_tokens"]
+            if index < len(layers):
+                layers[index].update(kind=row["kind"], max_tokens=row["max_tokens"])
+        if layers and all(layer.get("bytes_per_token") is not None for layer in layers):
+            points.update(layer["max_tokens"] + 1 for layer in layers if layer["max_tokens"])
+            outcome.derived["/kv_cache/bytes_at"] = [{"tokens": t, "bytes": bytes_at(layers, t)}
+                                                     for t in sorted(points)]
         return
     layers = []
     for row in rows:
@@ -114,10 +126,4 @@ def _record(ctx: ProbeContext, rows: list[dict[str, Any]], total: int, state: in
         layers.append(entry)
     outcome.measured.update({"/kv_cache/layers": layers, "/kv_cache/bytes_per_token": total,
                              "/kv_cache/constant_state_bytes": state, "/kv_cache/source": "measured"})
-    points = [row["tokens"] for row in (ctx.facts.get("kv_cache") or {}).get("bytes_at") or []]
-    outcome.derived["/kv_cache/bytes_at"] = [{"tokens": t, "bytes": bytes_at(layers, t)} for t in points]
-
-
-def bytes_at(layers: list[dict[str, Any]], tokens: int) -> int:
-    return sum(layer["bytes_per_token"] * (min(tokens, layer["max_tokens"]) if layer["max_tokens"] else tokens)
-               for layer in layers)
+    outcome.derived["/kv_cache/bytes_at"] = [{"tokens": t, "bytes": bytes_at(layers, t)} for t in sorted(points)]
