@@ -3,6 +3,7 @@ the device holds), with fitted log-log exponents and the analytic KV-cache size 
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
@@ -22,6 +23,16 @@ def slope(points: list[tuple[int, float]]) -> float | None:
     mean_y = sum(y for _, y in usable) / len(usable)
     spread = sum((x - mean_x) ** 2 for x, _ in usable)
     return round(sum((x - mean_x) * (y - mean_y) for x, y in usable) / spread, 3) if spread else None
+
+
+def growth_exponent(points: list[tuple[int, float]]) -> float | None:
+    """Exponent k of y = a + b * x^k on a doubling grid: the increments y(2x) - y(x) grow as x^k, whatever the
+    fixed cost a (weights' buffers, RoPE tables). Subtracting the first point instead would bend a straight
+    line upwards. Falls back to the plain log-log slope when fewer than two increments are positive."""
+    increments = [(x0, y1 - y0) for (x0, y0), (_, y1) in itertools.pairwise(points)]
+    if sum(1 for _, step in increments if step > 0) >= 2:
+        return slope(increments)
+    return slope(points)
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -61,13 +72,10 @@ def scaling(ctx: ProbeContext, min_tokens: int = 64, max_tokens: int = 2048, rep
             break
         rows.append({"tokens": length, "peak_bytes": memory, "latency_s": round(min(timings), 6),
                      "kv_cache_bytes": bytes_at(kv_layers, length) if kv_layers else None})
-    tail = rows[-fit_points:]
-    # Fit the growth above the shortest length: fixed costs (weights' buffers, RoPE tables) would flatten it.
-    floor = rows[0]["peak_bytes"] if len(rows) > 2 else 0
+    tail = rows[-(fit_points + 1):]
     raw_exponent = slope([(r["tokens"], r["peak_bytes"]) for r in tail])
-    memory_exponent = slope([(r["tokens"], r["peak_bytes"] - floor) for r in tail if r is not rows[0]]) \
-        if floor else raw_exponent
-    latency_exponent = slope([(r["tokens"], r["latency_s"]) for r in tail])
+    memory_exponent = growth_exponent([(r["tokens"], r["peak_bytes"]) for r in tail])
+    latency_exponent = growth_exponent([(r["tokens"], r["latency_s"]) for r in tail])
     passed = memory_exponent is not None and memory_exponent <= max_exponent
     return Outcome(status="pass" if passed else "fail", metric="peak-memory exponent", value=memory_exponent,
                    unit=None, threshold=max_exponent,
