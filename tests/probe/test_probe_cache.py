@@ -49,3 +49,13 @@ def test_sliding_cache_is_exercised_past_its_window(run_probe, config_only) -> N
     outcome = run_probe("cache-consistency", config_only("sliding"))
     assert outcome.status == "pass", outcome.details
     assert outcome.details["length"] > 4096 + outcome.details["decoded_tokens"]
+
+
+def test_rounding_noise_alone_is_not_a_cache_bug(run_probe) -> None:
+    outcome = run_probe("cache-consistency", "tinymodels:length_dependent_rounding")
+    assert outcome.status == "pass", outcome.details
+    assert outcome.details["within_rounding_noise"] is True
+    assert outcome.details["noise_floor"] > 1e-3 and not outcome.findings
+    dropped = run_probe("cache-consistency", "tinymodels:drops_cache_token")
+    assert dropped.status == "fail" and dropped.details["noise_floor"] < 1e-5
+    assert [f["pointer"] for f in dropped.findings] == ["/kv_cache"]

@@ -73,12 +73,14 @@ class TinyLM(nn.Module):
 
     def __init__(self, layers: int = 2, window: int | None = None, leak: int = 0, bidirectional: bool = False,
                  prefix: int = 0, enforce_window: bool = True, drop_cache_token: bool = False,
-                 bad_kernel: bool = False, declared: dict | None = None, seed: int = 0) -> None:
+                 bad_kernel: bool = False, declared: dict | None = None, seed: int = 0,
+                 length_rounding: float = 0.0) -> None:
         super().__init__()
         torch.manual_seed(seed)
         self.attn_implementation = "sdpa"
         self.enforce_window, self.drop_cache_token, self.bad_kernel, self.dropped = (
             enforce_window, drop_cache_token, bad_kernel, 0)
+        self.length_rounding = length_rounding
         self.embed = nn.Embedding(VOCAB, DIM)
         self.blocks = nn.ModuleList(Block(window=window, leak=leak, bidirectional=bidirectional, prefix=prefix,
                                           model=self) for _ in range(layers))
@@ -99,7 +101,8 @@ class TinyLM(nn.Module):
         for index, block in enumerate(self.blocks):
             x, layer_cache = block(x, None if cache is None else cache[index])
             stored.append(layer_cache)
-        return SimpleNamespace(logits=self.head(x), cache=stored if use_cache else None)
+        logits = self.head(x) + self.length_rounding * (input_ids.shape[1] % 3)
+        return SimpleNamespace(logits=logits, cache=stored if use_cache else None)
 
 
 def honest() -> TinyLM:
@@ -131,6 +134,12 @@ def window_not_enforced() -> TinyLM:
 
 def drops_cache_token() -> TinyLM:
     return TinyLM(drop_cache_token=True)
+
+
+def length_dependent_rounding() -> TinyLM:
+    """Exact, but every output moves by up to 2e-3 with the length of the call, like a deep model's rounding
+    in half precision: far over fp32 tolerances, and the same before and after the cache is used."""
+    return TinyLM(length_rounding=1e-3)
 
 
 def disagreeing_kernel() -> TinyLM:
