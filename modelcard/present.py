@@ -82,10 +82,24 @@ def _why(record: dict[str, Any], pointer: str) -> str:
 def attention_variant(record: dict[str, Any]) -> str:
     heads = record["attention"]["heads"]
     grouping = heads.get("grouping") or "unknown grouping"
+    if grouping == "none":
+        return "no attention: tokens are mixed by recurrent or state-space layers"
+    if heads.get("query") is None:
+        return f"{grouping}: {_why(record, '/attention/heads/query')}"
     if grouping == "MLA":
         mla = heads["mla"]
         return f"MLA, {heads['query']} query heads, latent {mla['kv_lora_rank']} + RoPE {mla['qk_rope_head_dim']}"
     return f"{grouping}: {heads['query']} query heads, {heads['key_value']} KV heads, head size {heads['head_dim']}"
+
+
+def kv_phrase(record: dict[str, Any]) -> str:
+    kv = record["kv_cache"]
+    if kv["bytes_per_token"] is None:
+        return _why(record, "/kv_cache/bytes_per_token")
+    text = f"{human_bytes(kv['bytes_per_token'])} ({kv['dtype']}, {kv['source']})"
+    if kv["constant_state_bytes"]:
+        text += f", plus {human_bytes(kv['constant_state_bytes'])} of constant recurrent state"
+    return text
 
 
 def position_phrase(record: dict[str, Any]) -> str:
@@ -190,8 +204,7 @@ def present(record: dict[str, Any]) -> dict[str, Any]:
         ("Context window (declared)", context_phrase(record)["declared"]),
         ("Context window (before scaling)", context_phrase(record)["original"]),
         ("Context window (effective, measured)", context_phrase(record)["effective"]),
-        ("KV cache per token", f"{human_bytes(kv['bytes_per_token'])} ({kv['dtype']}, {kv['source']})"
-         if kv["bytes_per_token"] is not None else _why(record, "/kv_cache/bytes_per_token")),
+        ("KV cache per token", kv_phrase(record)),
         ("Attention kernel", record["attention"]["implementation"] or _why(record, "/attention/implementation")),
         ("Attention features", ", ".join(record["attention"]["features"]) or "none detected"),
     ]
