@@ -1,6 +1,8 @@
-"""Regenerate the golden cards in tests/golden/ from the bundled demo model.
+"""Regenerate the golden cards in tests/golden/: the bundled demo model's card, and the rendering of the frozen
+probed record (tests/fixtures/record-probed.json).
 
-    python scripts/update_golden.py
+    python scripts/update_golden.py                    # both golden cards
+    python scripts/update_golden.py --refresh-probed   # also run the quick suite again to refresh the fixture
 
 Review the diff: a golden card changes only when a change to modelcard means it to.
 """
@@ -14,22 +16,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from goldens import DEMO_GOLDEN, GOLDEN_ARGS, golden_files  # noqa: E402
+from goldens import (  # noqa: E402
+    DEMO_GOLDEN,
+    GOLDEN_ARGS,
+    PROBED_ARGS,
+    PROBED_FIXTURE,
+    PROBED_GOLDEN,
+    golden_files,
+    machine_independent,
+)
 
 from modelcard.atomic import write_files  # noqa: E402
 from modelcard.cli import main  # noqa: E402
-from modelcard.record import read_record  # noqa: E402
+from modelcard.record import dump_record, read_record  # noqa: E402
 
 
-def regenerate() -> None:
+def generated(args: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
-        code = main([*GOLDEN_ARGS, "-o", scratch])
+        code = main([*args, "-o", scratch])
         if code != 0:
-            sys.exit(f"modelcard generate failed with exit code {code}")
-        record = read_record(Path(scratch) / "card.json")
-    for path in write_files(DEMO_GOLDEN, golden_files(record)):
+            sys.exit(f"modelcard {' '.join(args)} failed with exit code {code}")
+        return read_record(Path(scratch) / "card.json")
+
+
+def regenerate(refresh_probed: bool) -> None:
+    written = write_files(DEMO_GOLDEN, golden_files(generated(GOLDEN_ARGS)))
+    if refresh_probed:
+        written += write_files(PROBED_FIXTURE.parent,
+                               {PROBED_FIXTURE.name: dump_record(machine_independent(generated(PROBED_ARGS)))})
+    written += write_files(PROBED_GOLDEN, golden_files(read_record(PROBED_FIXTURE)))
+    for path in written:
         print(f"wrote {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
-    regenerate()
+    regenerate(refresh_probed="--refresh-probed" in sys.argv[1:])

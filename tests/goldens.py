@@ -10,6 +10,13 @@ from typing import Any
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 DEMO_GOLDEN = GOLDEN_DIR / "demo"
 GOLDEN_ARGS = ["generate", "--suite", "none", "--disclosures", str(GOLDEN_DIR / "demo-disclosures.yaml")]
+# A probed card: the record of a quick-suite run on a config-only model with a stray window key, frozen as a
+# fixture (timings vary run to run), and its rendering.
+PROBED_FIXTURE = GOLDEN_DIR.parent / "fixtures" / "record-probed.json"
+PROBED_GOLDEN = GOLDEN_DIR / "probed"
+PROBED_CONFIG = GOLDEN_DIR / "stray-window-llama" / "config.json"
+PROBED_ARGS = ["generate", str(PROBED_CONFIG), "--suite", "quick",
+               "--disclosures", str(GOLDEN_DIR / "demo-disclosures.yaml")]
 
 
 def machine_independent(record: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import copy
 import json
 import re
 
-from goldens import DEMO_GOLDEN, golden_files
+from goldens import DEMO_GOLDEN, PROBED_FIXTURE, PROBED_GOLDEN, golden_files
 
 from modelcard.render import RECORD_MARKER, render_html, render_markdown
 
@@ -20,6 +20,20 @@ def test_demo_card_matches_the_golden_files(demo_card):
     rendered = golden_files(demo_record(demo_card))
     for name, text in rendered.items():
         assert text == (DEMO_GOLDEN / name).read_text(encoding="utf-8"), f"{name} differs from the golden file"
+
+
+def test_probed_card_matches_the_golden_files():
+    """Probe results, findings and measured values rendered from a frozen record (timings vary run to run).
+    `python scripts/update_golden.py --refresh-probed` runs the suite again to refresh the record."""
+    from modelcard.record import read_record
+    from modelcard.validate import validate_record
+
+    record = read_record(PROBED_FIXTURE)
+    assert validate_record(record) == []
+    for name, text in golden_files(record).items():
+        assert text == (PROBED_GOLDEN / name).read_text(encoding="utf-8"), f"{name} differs from the golden file"
+    readme = (PROBED_GOLDEN / "README.md").read_text(encoding="utf-8")
+    assert "| error | `/kv_cache` |" in readme and "ran on a shrunken twin" in readme
 
 
 def test_generate_writes_what_the_renderer_renders(demo_card):

@@ -28,7 +28,7 @@ def model_dtype(view: ModelView) -> str:
         for parameter in view.model.parameters():
             if parameter.is_floating_point():
                 return dtype_name(parameter.dtype)
-    declared = view.get("dtype", "torch_dtype", config=view.config) if view.config is not None else None
+    declared = view.get("dtype", config=view.config) if view.config is not None else None
     return dtype_name(declared) if declared is not None else "float32"
 
 
