@@ -6,20 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from modelcard.errors import BadInput
+from modelcard.files import read_yaml
 
 DEFAULT_FILE = "modelcard.yaml"
 TEXT_KEYS = ("intended_use", "out_of_scope_use", "retrieval_mechanism", "training_data", "license", "contact")
 
 
 def read_disclosures(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise BadInput(path, f"cannot read: {error.strerror or error}") from None
-    except yaml.YAMLError as error:
-        raise BadInput(path, f"not valid YAML: {' '.join(str(error).split())}") from None
+    data = read_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

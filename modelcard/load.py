@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modelcard.errors import BadInput
+from modelcard.files import read_json_object
 from modelcard.resources import demo_model_dir
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -76,17 +76,7 @@ def load_model(spec: str | None, options: LoadOptions | None = None) -> LoadedMo
 
 def read_config_dict(path: Path) -> dict:
     """The raw config.json, with our own clear errors for the common ways it is broken."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise BadInput(path, f"cannot read: {error.strerror or error}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BadInput(path, f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
-    if not isinstance(data, dict):
-        raise BadInput(path, "a config must be a JSON object")
-    return _decode_special_floats(data)
+    return _decode_special_floats(read_json_object(path, "a config"))
 
 
 def _decode_special_floats(value: Any) -> Any:

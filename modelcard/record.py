@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from modelcard.errors import BadInput
+from modelcard.files import read_json_object
 
 SCHEMA_VERSION = "1.0"
 SUPPORTED_MAJOR = 1
@@ -32,16 +33,7 @@ def check_version(record: dict[str, Any], where: object) -> None:
 
 def read_record(path: Path) -> dict[str, Any]:
     """A record from a card.json, version-checked; structure is left to `validate`."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise BadInput(path, f"cannot read: {error.strerror or error}") from None
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BadInput(path, f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
-    if not isinstance(record, dict):
-        raise BadInput(path, "a card record must be a JSON object")
+    record = read_json_object(path, "a card record")
     check_version(record, path)
     return record
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from modelcard.errors import BadInput
+from modelcard.files import read_yaml
 from modelcard.resources import data_dir
 
 SUITE_KEYS = {"name", "description", "probes"}
@@ -46,14 +47,7 @@ def resolve_suite(name_or_path: str) -> Suite | None:
 
 
 def load_suite(path: Path) -> Suite:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise BadInput(path, f"cannot read: {error.strerror or error}") from None
-    except yaml.YAMLError as error:
-        raise BadInput(path, f"not valid YAML: {' '.join(str(error).split())}") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise BadInput(path, "a probe suite must be a mapping with 'probes'")
     unknown = set(data) - SUITE_KEYS
