@@ -92,6 +92,11 @@ def attention_variant(record: dict[str, Any]) -> str:
     return f"{grouping}: {heads['query']} query heads, {heads['key_value']} KV heads, head size {heads['head_dim']}"
 
 
+def tally(items: list[dict[str, Any]], key: str, order: tuple[str, ...]) -> str:
+    """`2 pass, 1 fail` in the given order, leaving out what did not occur."""
+    return ", ".join(f"{n} {value}" for value in order if (n := sum(item[key] == value for item in items)))
+
+
 def kv_phrase(record: dict[str, Any]) -> str:
     kv = record["kv_cache"]
     if kv["bytes_per_token"] is None:
@@ -207,6 +212,9 @@ def present(record: dict[str, Any]) -> dict[str, Any]:
         ("KV cache per token", kv_phrase(record)),
         ("Attention kernel", record["attention"]["implementation"] or _why(record, "/attention/implementation")),
         ("Attention features", ", ".join(record["attention"]["features"]) or "none detected"),
+        ("Probes", tally(record["probes"], "status", ("pass", "fail", "error", "skipped"))
+         or f"none ran (suite {record.get('probe_suite', {}).get('name', 'none')})"),
+        ("Findings", tally(record["findings"], "severity", ("error", "warning", "info")) or "none"),
     ]
     return {
         "title": model["id"],
