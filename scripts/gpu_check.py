@@ -68,9 +68,12 @@ def report(kernel: str, result: Any) -> None:
         print(f"  {record['status']:<8} {record['id']:<18} {record['metric']} = {shown}  "
               f"({record['duration_s']:.1f} s){'  ' + record['reason'] if record['reason'] else ''}")
         details = record["details"]
-        if record["id"] == "cache-consistency" and "top1_agreement" in details:
-            print(f"           top-1 agreement {details['top1_agreement']:.4f}, "
-                  f"{details['positions_off']} of {details['length']} positions off tolerance {record['threshold']}")
+        if record["id"] == "cache-consistency" and "decode" in details:
+            for path in ("decode", "chunked_prefill"):
+                row = details[path]
+                print(f"           {path}: top-1 agreement {row['top1_agreement']:.4f}, {row['positions_off']} of "
+                      f"{details['length']} positions off tolerance {record['threshold']}, noise floor "
+                      f"{row['noise_floor']:.3g}, consistent {row['consistent']}")
         if record["id"] == "kernel-agreement" and "kernels" in details:
             for kernel, row in details["kernels"].items():
                 print(f"           {kernel}: max abs diff {row['max_abs_diff']:.3g}, "

@@ -32,7 +32,7 @@ def test_hybrid_twin_has_constant_state_layers(run_probe, config_only) -> None:
 def test_a_cache_that_drops_a_token_is_caught(run_probe) -> None:
     consistency = run_probe("cache-consistency", "tinymodels:drops_cache_token")
     assert consistency.status == "fail"
-    assert consistency.details["first_position_off"] is not None
+    assert consistency.details["decode"]["first_position_off"] is not None
     layout = run_probe("kv-layout", "tinymodels:drops_cache_token")
     assert layout.status == "fail"
     assert layout.details["layers_dropping_tokens"] == [0, 1]
@@ -54,8 +54,24 @@ def test_sliding_cache_is_exercised_past_its_window(run_probe, config_only) -> N
 def test_rounding_noise_alone_is_not_a_cache_bug(run_probe) -> None:
     outcome = run_probe("cache-consistency", "tinymodels:length_dependent_rounding")
     assert outcome.status == "pass", outcome.details
-    assert outcome.details["within_rounding_noise"] is True
-    assert outcome.details["noise_floor"] > 1e-3 and not outcome.findings
+    for path in ("decode", "chunked_prefill"):
+        assert outcome.details[path]["within_rounding_noise"] is True
+        assert outcome.details[path]["noise_floor"] > 1e-3 and not outcome.findings
     dropped = run_probe("cache-consistency", "tinymodels:drops_cache_token")
-    assert dropped.status == "fail" and dropped.details["noise_floor"] < 1e-5
+    assert dropped.status == "fail" and dropped.details["decode"]["noise_floor"] < 1e-5
     assert [f["pointer"] for f in dropped.findings] == ["/kv_cache"]
+
+
+def test_chunked_prefill_that_ignores_the_cache_is_a_warning_not_an_error(run_probe) -> None:
+    outcome = run_probe("cache-consistency", "tinymodels:chunked_prefill_forgets_cache")
+    assert outcome.status == "fail"
+    assert outcome.details["decode"]["consistent"] is True
+    assert outcome.details["chunked_prefill"]["consistent"] is False
+    assert [(f["severity"], f["pointer"]) for f in outcome.findings] == [("warning", "/kv_cache")]
+
+
+def test_float64_tells_rounding_from_a_cache_bug(run_probe) -> None:
+    """Rounding vanishes in float64; a token the cache dropped stays missing there too."""
+    dropped = run_probe("cache-consistency", "tinymodels:drops_cache_token")
+    assert dropped.details["decode"]["float64"]["consistent"] is False
+    assert dropped.details["decode"]["rounding_only"] is False

@@ -63,7 +63,7 @@ def test_a_cache_that_honours_a_key_the_attention_ignores_is_an_error(run_cli, t
     record = _card(run_cli, tmp_path, config_only("ignored-window"), "--suite", "quick")
     consistency = next(p for p in record["probes"] if p["id"] == "cache-consistency")
     assert consistency["status"] == "fail"
-    assert consistency["details"]["first_position_off"] is not None
+    assert consistency["details"]["decode"]["first_position_off"] is not None
     errors = [f for f in record["findings"] if f["severity"] == "error"]
     assert [(f["pointer"], f["probe"]) for f in errors] == [("/kv_cache", "cache-consistency")]
     assert record["kv_cache"]["layers"][0]["max_tokens"] == 4095

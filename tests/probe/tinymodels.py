@@ -37,7 +37,9 @@ class Attention(nn.Module):
         q, k, v = (t.view(batch, length, HEADS, -1).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
         offset = 0 if past is None else past[0].shape[-2] + self.model["dropped"]
         if past is not None:
-            k, v = torch.cat([past[0], k], dim=-2), torch.cat([past[1], v], dim=-2)
+            whole = torch.cat([past[0], k], dim=-2), torch.cat([past[1], v], dim=-2)
+            if not (self.model["chunk_forgets_cache"] and length > 1):  # the bug: chunks ignore what is cached
+                k, v = whole
         queries = torch.arange(offset, offset + length)
         keys = torch.arange(offset + length - k.shape[-2], offset + length)
         mask = self.allowed(queries, keys)
@@ -48,7 +50,7 @@ class Attention(nn.Module):
         else:
             scores = (q @ k.transpose(-1, -2)) / math.sqrt(head)
             y = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1) @ v
-        stored = (k, v)
+        stored = (k, v) if past is None else whole
         if past is None and self.model["drop_cache_token"]:
             stored = (k[:, :, :-1], v[:, :, :-1])  # the bug: the last prefill token never reaches the cache
             self.model["dropped"] = 1
@@ -74,13 +76,13 @@ class TinyLM(nn.Module):
     def __init__(self, layers: int = 2, window: int | None = None, leak: int = 0, bidirectional: bool = False,
                  prefix: int = 0, enforce_window: bool = True, drop_cache_token: bool = False,
                  bad_kernel: bool = False, declared: dict | None = None, seed: int = 0,
-                 length_rounding: float = 0.0) -> None:
+                 length_rounding: float = 0.0, chunk_forgets_cache: bool = False) -> None:
         super().__init__()
         torch.manual_seed(seed)
         self.attn_implementation = "sdpa"
         self.enforce_window, self.drop_cache_token, self.bad_kernel, self.dropped = (
             enforce_window, drop_cache_token, bad_kernel, 0)
-        self.length_rounding = length_rounding
+        self.length_rounding, self.chunk_forgets_cache = length_rounding, chunk_forgets_cache
         self.embed = nn.Embedding(VOCAB, DIM)
         self.blocks = nn.ModuleList(Block(window=window, leak=leak, bidirectional=bidirectional, prefix=prefix,
                                           model=self) for _ in range(layers))
@@ -134,6 +136,12 @@ def window_not_enforced() -> TinyLM:
 
 def drops_cache_token() -> TinyLM:
     return TinyLM(drop_cache_token=True)
+
+
+def chunked_prefill_forgets_cache() -> TinyLM:
+    """Decodes token by token correctly, but a multi-token chunk after a cached prefix ignores the cache (the
+    way transformers 5.24's Mamba layers handle a chunked prefill)."""
+    return TinyLM(chunk_forgets_cache=True)
 
 
 def length_dependent_rounding() -> TinyLM:
