@@ -52,6 +52,9 @@ def record_ignored(view: ModelView, facts: Facts, entries: list[dict[str, Any]])
         facts.ignored("layer_types", layer_types, f"{model_class}'s modeling code never reads layer_types")
 
 
+RECURRENT_KINDS = ("linear", "state-space")
+
+
 @inspector("attention")
 def inspect_attention(view: ModelView, facts: Facts) -> None:
     from modelcard.kernels import available_kernels
@@ -61,6 +64,9 @@ def inspect_attention(view: ModelView, facts: Facts) -> None:
     if stacks:
         heads = dict(facts.scratch["heads"][main_stack(stacks).name])
         entries = layer_entries(facts.scratch["layers"], stacks)
+        if entries and all(entry["kind"] in RECURRENT_KINDS for entry in entries):
+            # Mamba-2's num_heads and head_dim are SSM heads: with no attention layer there are no attention heads.
+            heads = {"query": None, "key_value": None, "head_dim": None, "grouping": "none"}
         record_ignored(view, facts, entries)
     else:
         heads, entries = custom_attention(view, facts)
