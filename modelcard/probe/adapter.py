@@ -10,7 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelcard.probe.outcome import NotApplicable
+
 CACHE_ARGUMENTS = ("cache", "past_key_values")
+ENCODERS = ("encoder-only", "vision-encoder")
+# transformers' own cached forward of a cache with no attention layer (an all-Mamba Bamba or GraniteMoeHybrid
+# config) asks that cache for a token count that only attention layers keep.
+NO_ATTENTION_LAYER = "can only be called on Attention layers"
 
 
 @dataclass
@@ -31,6 +37,19 @@ class ModelAdapter:
     twin: bool = False
     layer_map: list[int] | None = None  # documented model's layer index -> index in `blocks()`
     declared: dict[str, Any] = field(default_factory=dict)
+    architecture: str | None = None  # the documented model's architecture class (SPEC.md), when inspection knew it
+
+    def _require_decoder_forward(self) -> None:
+        """Probes drive one stack: token ids in, logits out. An encoder-decoder needs two inputs."""
+        if self.architecture == "encoder-decoder":
+            raise NotApplicable("an encoder-decoder model: this probe drives a single decoder-only stack "
+                                "(token ids in, logits out), and the model needs an encoder input and a decoder "
+                                "input; its stacks are documented by static inspection only")
+
+    def _require_cache(self) -> None:
+        if self.architecture in ENCODERS:
+            raise NotApplicable(f"an {self.architecture} model keeps no KV cache: it reads its whole input in one "
+                                "forward and never decodes token by token, so there is no cache to probe")
 
     @property
     def is_transformers(self) -> bool:
@@ -124,6 +143,7 @@ class ModelAdapter:
         """Logits (or last hidden states for a model without a head), (batch, seq, dim), one full forward."""
         import torch
 
+        self._require_decoder_forward()
         kwargs: dict[str, Any] = {}
         if attention_mask is not None:
             kwargs["attention_mask"] = attention_mask
@@ -136,14 +156,26 @@ class ModelAdapter:
         """Forward `input_ids` after what `cache` holds; returns (outputs, the cache after)."""
         import torch
 
+        self._require_decoder_forward()
+        self._require_cache()
         argument = self.cache_argument
         if argument is None:
             raise ValueError(f"{type(self.model).__name__}.forward takes no cache")
         kwargs: dict[str, Any] = {argument: cache}
         if self.is_transformers or self._accepts("use_cache"):
             kwargs["use_cache"] = True
-        with torch.no_grad():
-            result = self.model(input_ids.to(self.device), **kwargs)
+        try:
+            with torch.no_grad():
+                result = self.model(input_ids.to(self.device), **kwargs)
+        except ValueError as error:
+            if NO_ATTENTION_LAYER not in str(error):
+                raise
+            import transformers
+
+            raise ValueError(
+                f"{type(self.model).__name__} cannot run a forward with a cache in transformers "
+                f"{transformers.__version__}: none of its layers is an attention layer, and the model's own forward "
+                f"asks the cache how many tokens it holds, which only attention layers record ({error})") from error
         return _main_output(result), _returned_cache(result)
 
     def blocks(self) -> list[Any]:
@@ -164,7 +196,18 @@ class ModelAdapter:
             layers = cache
         if layers is None:
             raise ValueError(f"cannot read a {type(cache).__name__} layer by layer")
-        return [_cache_layer(layer) for layer in layers]
+        read = [_cache_layer(layer) for layer in layers]
+        # MiniMaxCache keeps its lightning-attention states in `linear_cache`, one slot per layer beside `layers`
+        # (which holds only the attention layers, or empty placeholders in the linear layers' places).
+        linear = getattr(cache, "linear_cache", None)
+        if isinstance(linear, list) and any(_tensors(state) for state in linear):
+            empty = CacheLayer("none", None, 0, 0, False)
+            read += [empty] * (len(linear) - len(read))
+            for index, state in enumerate(linear):
+                if _tensors(state):
+                    read[index] = CacheLayer(f"{type(cache).__name__}.linear_cache", None, 0,
+                                             sum(t.nbytes for t in _tensors(state)), False)
+        return read
 
 
 def _main_output(result: Any) -> Any:

@@ -45,13 +45,16 @@ def build_context(loaded: Any, facts: Any, seed: int, attn_implementation: str |
     from modelcard.probe.twin import build_twin
 
     values = facts.values
+    architecture = (values.get("architecture") or {}).get("class")
     if loaded.has_weights or loaded.source == "module":
-        adapter = ModelAdapter(model=loaded.model, config=loaded.config, declared=dict(loaded.declared))
+        adapter = ModelAdapter(model=loaded.model, config=loaded.config, declared=dict(loaded.declared),
+                               architecture=architecture)
         subject = values
     else:
         twin = build_twin(loaded.config, attn_implementation=attn_implementation, seed=seed,
                            model_class=type(loaded.model), device=device)
-        adapter = ModelAdapter(model=twin.model, config=twin.config, twin=True, layer_map=twin.layer_map)
+        adapter = ModelAdapter(model=twin.model, config=twin.config, twin=True, layer_map=twin.layer_map,
+                               architecture=architecture)
         twin_loaded = LoadedModel(spec=f"twin of {loaded.spec}", source="config", model=twin.model,
                                   config=twin.config, has_weights=True)
         subject = inspect_loaded(twin_loaded).values

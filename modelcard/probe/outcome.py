@@ -27,6 +27,11 @@ class Outcome:
             raise ValueError(f"unknown probe status {self.status!r}")
 
 
+class NotApplicable(Exception):  # noqa: N818 - a verdict, not a failure: the runner records `skipped`
+    """Raised where a probe asks the model for something its architecture does not do (a decoder-only forward of
+    an encoder-decoder, the cache of an encoder); the runner records the probe as `skipped` with this reason."""
+
+
 def skipped(reason: str, **details: Any) -> Outcome:
     return Outcome(status="skipped", reason=reason, details=dict(details))
 

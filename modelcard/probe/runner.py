@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelcard.errors import ModelcardError
 from modelcard.probe.context import ProbeContext
-from modelcard.probe.outcome import Outcome
+from modelcard.probe.outcome import NotApplicable, Outcome, skipped
 from modelcard.probe.registry import ProbeSpec, get_probe
 from modelcard.probe.store import ResultStore
 from modelcard.probe.suite import Suite
@@ -81,6 +82,8 @@ def run_probe(planned: PlannedProbe, ctx: ProbeContext | BaseException, seed: in
     else:
         try:
             outcome = planned.spec.run(ctx, **planned.params)
+        except NotApplicable as reason:  # the model's architecture does not do what the probe asks of it
+            outcome = skipped(str(reason))
         except Exception as error:  # a probe that crashes is a result, not the end of the run
             outcome = Outcome(status="error", reason=_reason(error),
                               details={"traceback": traceback.format_exc(limit=-3).splitlines()[-6:]})
@@ -139,7 +142,9 @@ def run_suite(suite: Suite, make_context: Callable[[], ProbeContext], seed: int,
         if ctx is None:
             try:
                 ctx = make_context()
-            except (ValueError, TypeError, KeyError, AttributeError, ImportError, RuntimeError) as error:
+            except ModelcardError:  # bad input (unreadable model, refused remote code) is the user's to fix
+                raise
+            except Exception as error:  # a twin that cannot be built or run: every probe says why, no crash
                 ctx = error
         result = run_probe(item, ctx, seed)
         if store and result["record"]["status"] != "error":  # an error is tried again on a rerun

@@ -39,6 +39,16 @@ CONFIG_ONLY = {
     "chunked": ("llama4_text", "Llama4ForCausalLM", {"attention_chunk_size": 8192}),
     "hybrid": ("qwen3_next", "Qwen3NextForCausalLM", {}),
     "ignored-window": ("llama", "LlamaForCausalLM", {"sliding_window": 4096, "max_position_embeddings": 8192}),
+    # transformers' default configs that once broke the probes (tests/probe/test_probe_architectures.py)
+    "gpt2": ("gpt2", "GPT2LMHeadModel", {}),
+    "minimax": ("minimax", "MiniMaxForCausalLM", {}),
+    "all-mamba": ("granitemoehybrid", "GraniteMoeHybridForCausalLM", {}),
+    "mamba-attention": ("granitemoehybrid", "GraniteMoeHybridForCausalLM",
+                        {"num_hidden_layers": 4, "layer_types": ["linear_attention", "attention"] * 2}),
+    "t5": ("t5", "T5ForConditionalGeneration", {}),
+    "bert": ("bert", "BertForMaskedLM", {}),
+    "exaone4": ("exaone4", "Exaone4ForCausalLM", {}),  # sliding_window 4096 over a 2048-token context
+    "deepseek_v2": ("deepseek_v2", "DeepseekV2ForCausalLM", {}),  # num_experts_per_tok None
 }
 
 

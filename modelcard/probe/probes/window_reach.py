@@ -106,7 +106,7 @@ def window_reach(ctx: ProbeContext, length: int | None = None, min_length: int =
 def compare_layers(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict[int, dict[str, Any]],
                    outcome: Outcome, length: int) -> None:
     layer_map = ctx.adapter.layer_map
-    rows = []
+    rows, unreached = [], []
     for layer in layers:
         block = layer_map[layer["index"]] if layer_map else layer["index"]
         if block not in blocks:
@@ -120,6 +120,11 @@ def compare_layers(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict
             continue
         rows.append({"index": layer["index"], "block": block, "declared": [layer["kind"], layer["window"]],
                      "measured": [got["kind"], got["window"]]})
+        if _beyond_input(layer, got, length):
+            # A window as long as the input cannot bind: a full reach agrees with it, and says nothing of it.
+            rows[-1]["window_beyond_input"] = True
+            unreached.append(layer)
+            continue
         said = _phrase(layer["kind"], layer["window"])
         seen = _phrase(got["kind"], got["window"], length)
         if (got["kind"], got["window"]) != (layer["kind"], layer["window"]):
@@ -136,8 +141,35 @@ def compare_layers(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict
             {"index": i, "stack": "decoder", "kind": blocks[i]["kind"] if blocks[i]["kind"] in COMPARED else "full",
              "window": blocks[i]["window"]} for i in sorted(blocks)]
     outcome.details["layers"] = rows
+    if unreached:
+        _window_beyond_input(ctx, unreached, outcome, length)
     _stack_windows(ctx, outcome)
     _ignored_keys(ctx, layers, blocks, outcome, length)
+
+
+def _beyond_input(layer: dict[str, Any], got: dict[str, Any], length: int) -> bool:
+    """A sliding or chunked window so long that from every position tested it would reach the input's end."""
+    window = layer.get("window")
+    if layer["kind"] not in WINDOWED or not window or got["kind"] != "full":
+        return False
+    last = {"sliding": lambda p: p + window - 1, "chunked": lambda p: (p // window + 1) * window - 1}[layer["kind"]]
+    return all(last(p) >= length - 1 for p in got["reach"])
+
+
+def _window_beyond_input(ctx: ProbeContext, layers: list[dict[str, Any]], outcome: Outcome, length: int) -> None:
+    """Windows that the probe could not test: say why, and whether the model can ever reach them."""
+    windows = sorted({layer["window"] for layer in layers})
+    limit = ctx.max_length()
+    said = ", ".join(_phrase(kind, window) for kind, window in dict.fromkeys(
+        (layer["kind"], layer["window"]) for layer in layers))
+    outcome.details["windows_beyond_input"] = {"layers": [layer["index"] for layer in layers], "windows": windows,
+                                               "length": length}
+    if limit and length >= limit:
+        outcome.findings.append(finding(
+            "warning", f"/attention/layers/{layers[0]['index']}/window", said,
+            f"full attention over all {length:,} tokens the model accepts",
+            f"{len(layers)} layer(s) declare a {said} but the model accepts at most {limit:,} tokens "
+            "(context_window.declared): the window never limits what they see; untestable, not contradicted"))
 
 
 def _stack_windows(ctx: ProbeContext, outcome: Outcome) -> None:
