@@ -34,18 +34,28 @@ def through_cache(adapter: Any, ids: Any, steps: list[tuple[int, int]]) -> tuple
 
 
 def divergence(full: Any, cached: Any, first: int, atol: float, rtol: float) -> dict[str, Any]:
-    """How far the cached outputs are from the full forward, beside the noise floor: the first piece runs on
-    an empty cache, so it differs from the full forward only by the rounding of a shorter input."""
+    """How far the cached outputs are from the full forward: overall, over the first piece (which runs on an
+    empty cache, so it differs from the full forward only by the rounding of a shorter input) and after it."""
     import torch
 
     keep = torch.ones(cached.shape[:2], dtype=torch.bool, device=cached.device)
     result = compare(full, cached, keep, atol, rtol)
-    noise = float((full[:, :first].float() - cached[:, :first].float()).abs().max())
-    beyond = float((full[:, first:].float() - cached[:, first:].float()).abs().max()) if first < full.shape[1] else 0.0
-    result.update(noise_floor=noise, max_abs_diff_after_first_piece=beyond,
-                  within_rounding_noise=not result["within_tolerance"] and beyond <= NOISE_FACTOR * noise)
-    result["consistent"] = result["within_tolerance"] or result["within_rounding_noise"]
+    difference = (full.float() - cached.float()).abs()
+    result["first_piece_diff"] = float(difference[:, :first].max())
+    result["max_abs_diff_after_first_piece"] = float(difference[:, first:].max()) if first < full.shape[1] else 0.0
     return result
+
+
+def judge(results: dict[str, dict[str, Any]]) -> None:
+    """The noise floor is the largest first-piece difference of all paths: each is a forward of a shorter
+    input, and which lengths change a kernel's rounding differs by device (on an H200 in bf16 a 240-token
+    prefill of 248 tokens was bit-identical, an 80-token one was not)."""
+    noise = max(result["first_piece_diff"] for result in results.values())
+    for result in results.values():
+        result["noise_floor"] = noise
+        result["within_rounding_noise"] = (not result["within_tolerance"]
+                                           and result["max_abs_diff_after_first_piece"] <= NOISE_FACTOR * noise)
+        result["consistent"] = result["within_tolerance"] or result["within_rounding_noise"]
 
 
 def float64_copy(adapter: Any) -> Any | None:
@@ -64,6 +74,7 @@ def check_paths(adapter: Any, ids: Any, paths: dict[str, list[tuple[int, int]]],
         cached, cache = through_cache(adapter, ids, steps)
         cache_name = type(cache).__name__
         results[name] = divergence(full, cached, steps[0][1], atol, rtol)
+    judge(results)
     return results, cache_name
 
 
