@@ -25,8 +25,3 @@ class Facts:
     def ignored(self, key: str, value: Any, reason: str) -> None:
         if not any(entry["key"] == key for entry in self.ignored_config_keys):
             self.ignored_config_keys.append({"key": key, "value": value, "reason": reason})
-
-    def merge(self, other: Facts) -> None:
-        self.values.update(other.values)
-        self.unknowns.update(other.unknowns)
-        self.ignored_config_keys.extend(other.ignored_config_keys)

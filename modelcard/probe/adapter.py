@@ -27,7 +27,6 @@ class CacheLayer:
     tokens: int | None  # positions held in keys/values, None for a layer that stores none
     kv_bytes: int
     state_bytes: int
-    windowed: bool  # the runtime's own layer type caps it (sliding or chunked)
 
 
 @dataclass
@@ -201,12 +200,12 @@ class ModelAdapter:
         # (which holds only the attention layers, or empty placeholders in the linear layers' places).
         linear = getattr(cache, "linear_cache", None)
         if isinstance(linear, list) and any(_tensors(state) for state in linear):
-            empty = CacheLayer("none", None, 0, 0, False)
+            empty = CacheLayer("none", None, 0, 0)
             read += [empty] * (len(linear) - len(read))
             for index, state in enumerate(linear):
                 if _tensors(state):
                     read[index] = CacheLayer(f"{type(cache).__name__}.linear_cache", None, 0,
-                                             sum(t.nbytes for t in _tensors(state)), False)
+                                             sum(t.nbytes for t in _tensors(state)))
         return read
 
 
@@ -253,11 +252,9 @@ def _cache_layer(layer: Any) -> CacheLayer:
         keys, values = getattr(layer, "keys", None), getattr(layer, "values", None)
         states = _tensors(getattr(layer, "conv_states", None)) + _tensors(getattr(layer, "recurrent_states", None))
     kv = [t for t in (keys, values) if t is not None and hasattr(t, "shape") and t.numel() > 0]
-    names = [cls.__name__ for cls in type(layer).__mro__]
     return CacheLayer(
         class_name=type(layer).__name__,
         tokens=int(kv[0].shape[-2]) if kv else None,
         kv_bytes=sum(t.nbytes for t in kv),
         state_bytes=sum(t.nbytes for t in states),
-        windowed=any("SlidingWindow" in name for name in names),
     )
