@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,21 @@ def assemble(
     _apply_overrides(record, disclosures_path)
     _apply_measurements(record, measured or {}, "measured")
     _apply_measurements(record, derived or {}, "derived")
+    _replace_non_finite(record, record, "")
     return record
+
+
+def _replace_non_finite(record: dict[str, Any], node: Any, pointer: str) -> None:
+    """JSON has no NaN or infinity: such a value (a model whose output overflowed) becomes null with a reason."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in list(items):
+        here = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+        if isinstance(value, float) and not math.isfinite(value):
+            node[key] = None
+            if pointer != "/unknowns":
+                record["unknowns"][here] = {"kind": "unknown", "reason": f"the value was {value}, not a finite number"}
+        elif isinstance(value, (dict, list)) and here != "/unknowns":
+            _replace_non_finite(record, value, here)
 
 
 def _apply_measurements(record: dict[str, Any], values: dict[str, Any], provenance: str) -> None:

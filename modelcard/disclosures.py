@@ -6,30 +6,65 @@ from pathlib import Path
 from typing import Any
 
 from modelcard.errors import BadInput
-from modelcard.files import read_yaml
+from modelcard.files import read_yaml, resolve_inside
 
 DEFAULT_FILE = "modelcard.yaml"
 TEXT_KEYS = ("intended_use", "out_of_scope_use", "retrieval_mechanism", "training_data", "license", "contact")
+MAX_KEY_LENGTH = 200
 
 
 def read_disclosures(path: Path) -> dict[str, Any]:
-    data = read_yaml(path)
+    """The disclosures as the record holds them; every shape the record cannot take is bad input here,
+    before any model work. Error lines name the key and the kind of value, never the value."""
+    data = read_yaml(path, "disclosures")
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise BadInput(path, "the disclosures file must be a mapping of keys to values")
+    for key in data:
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+            raise BadInput(path, f"every top-level key must be a name of 1-{MAX_KEY_LENGTH} characters "
+                                 f"(found {_kind(key)})")
     for key in TEXT_KEYS:
-        if key in data and data[key] is not None and not isinstance(data[key], str):
-            raise BadInput(path, f"{key} must be text")
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise BadInput(path, f"{key} must be text (found {_kind(data[key])})")
+    tools = data.get("tool_access")
+    if tools is not None and not (isinstance(tools, str) or _text_list(tools)):
+        raise BadInput(path, f"tool_access must be text or a list of text items (found {_kind(tools)})")
     failures = data.get("known_failure_modes")
-    if failures is not None and not (isinstance(failures, list) and all(isinstance(f, str) for f in failures)):
-        raise BadInput(path, "known_failure_modes must be a list of text items")
+    if failures is not None and not _text_list(failures):
+        raise BadInput(path, f"known_failure_modes must be a list of text items (found {_kind(failures)})")
     overrides = data.get("overrides")
-    if overrides is not None and not (isinstance(overrides, dict) and all(str(k).startswith("/") for k in overrides)):
+    if overrides is not None and not (isinstance(overrides, dict)
+                                      and all(isinstance(k, str) and k.startswith("/") for k in overrides)):
         raise BadInput(path, "overrides must map JSON pointers (like /context_window/declared) to values")
-    return {str(key): value for key, value in data.items()}
+    return dict(data)
+
+
+def _text_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list" if _text_list(value) or not value else "a list with items that are not text"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "text" if isinstance(value, str) else type(value).__name__
 
 
 def default_disclosures_path(folder: Path | None = None) -> Path | None:
-    candidate = (folder or Path.cwd()) / DEFAULT_FILE
-    return candidate if candidate.is_file() else None
+    """`modelcard.yaml` in the working folder, if there is one; a link to a file outside it is refused,
+    so a planted link cannot put a secret (a token file, a key) into a card."""
+    base = folder or Path.cwd()
+    candidate = base / DEFAULT_FILE
+    if not (candidate.exists() or candidate.is_symlink()):
+        return None
+    resolve_inside(candidate, base)
+    return candidate

@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_FINDING = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 class ModelcardError(Exception):

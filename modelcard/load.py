@@ -6,6 +6,7 @@ model (`--help`, `validate`, `render`, `check`) stay light.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import re
@@ -13,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelcard.errors import BadInput
-from modelcard.files import read_json_object
+from modelcard.config_limits import check_dimensions
+from modelcard.errors import BadInput, ModelcardError
+from modelcard.files import decode_utf8, parse_json, read_bytes
 from modelcard.resources import demo_model_dir
+from modelcard.weights import check_safetensors, weight_findings
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 MODULE_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -46,6 +49,7 @@ class LoadedModel:
     config_sha256: str | None = None
     declared: dict = field(default_factory=dict)  # a custom module's `modelcard_declared`
     raw_config: dict = field(default_factory=dict)  # config.json as written, before transformers normalised it
+    findings: list = field(default_factory=list)  # what loading found wrong (a checkpoint that does not fit)
 
     @property
     def model_id(self) -> str:
@@ -53,11 +57,15 @@ class LoadedModel:
             return "modelcard/demo-llama"
         if self.source == "module" or self.source == "hub":
             return self.spec
-        return self.path.name if self.path is not None and self.path.name != "config.json" else self.spec
+        if self.path is None:
+            return self.spec
+        name = self.path.name if self.path.name != "config.json" else ""
+        return name or self.path.resolve().name or self.spec  # `generate .` inside the model's folder
 
 
 def load_model(spec: str | None, options: LoadOptions | None = None) -> LoadedModel:
     options = options or LoadOptions()
+    check_options(options)
     if spec is None:
         return _load_directory(demo_model_dir(), "demo", "demo", options)
     path = Path(spec)
@@ -74,9 +82,45 @@ def load_model(spec: str | None, options: LoadOptions | None = None) -> LoadedMo
     raise BadInput(spec, "no such file or folder, and not a Hub id (org/name) or a module:factory")
 
 
+def check_options(options: LoadOptions) -> None:
+    """--device and --dtype name something this torch has, before any model work."""
+    import torch
+
+    try:
+        device = torch.device(options.device)
+    except (RuntimeError, ValueError, TypeError):
+        raise BadInput("--device", f"{options.device!r} is not a device (cpu, cuda, cuda:1, mps, ...)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU build of torch" if torch.version.cuda is None else "no CUDA device is visible"
+            raise BadInput("--device", f"{options.device!r}: CUDA is not available ({build}, {torch.__version__})")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise BadInput("--device", f"{options.device!r}: only {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise BadInput("--device", f"{options.device!r}: MPS is not available on this machine")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        backend = getattr(torch, device.type, None)
+        if not (backend is not None and hasattr(backend, "is_available") and backend.is_available()):
+            raise BadInput("--device", f"{options.device!r}: this torch has no usable {device.type} device")
+    if options.dtype is not None and options.dtype != "auto":
+        value = getattr(torch, options.dtype, None) if options.dtype.isidentifier() else None
+        if not isinstance(value, torch.dtype) or not value.is_floating_point:
+            raise BadInput("--dtype", f"{options.dtype!r} is not a floating-point dtype "
+                                      "(float32, bfloat16, float16, float64, auto)")
+
+
 def read_config_dict(path: Path) -> dict:
     """The raw config.json, with our own clear errors for the common ways it is broken."""
-    return _decode_special_floats(read_json_object(path, "a config"))
+    return read_config(path)[0]
+
+
+def read_config(path: Path) -> tuple[dict, str]:
+    """The raw config.json and the SHA-256 of the bytes that were read."""
+    data = read_bytes(path, "config")
+    config = parse_json(decode_utf8(data, path), path, "a config")
+    if not isinstance(config, dict):
+        raise BadInput(path, "a config must be a JSON object")
+    return _decode_special_floats(config), hashlib.sha256(data).hexdigest()
 
 
 def _decode_special_floats(value: Any) -> Any:
@@ -96,6 +140,9 @@ def _config_from_dict(data: dict, where: Path, options: LoadOptions) -> Any:
     model_type = data.get("model_type")
     if not model_type:
         raise BadInput(where, "has no model_type")
+    if not isinstance(model_type, str):
+        raise BadInput(where, "model_type must be text")
+    check_dimensions(data, where)
     from transformers import AutoConfig
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
@@ -105,17 +152,10 @@ def _config_from_dict(data: dict, where: Path, options: LoadOptions) -> Any:
         return AutoConfig.for_model(**data) if "auto_map" not in data else AutoConfig.from_pretrained(
             str(where.parent), trust_remote_code=True
         )
-    except (ValueError, TypeError, KeyError, AttributeError, *_strict_errors()) as error:
+    except ModelcardError:
+        raise
+    except Exception as error:  # anything transformers' config code raises on this input is the input's fault
         raise BadInput(where, f"transformers cannot build this config: {_one_line(error)}") from None
-
-
-def _strict_errors() -> tuple[type[BaseException], ...]:
-    """transformers 5 validates configs with huggingface_hub's strict dataclasses."""
-    try:
-        from huggingface_hub.errors import StrictDataclassError
-    except ImportError:
-        return ()
-    return (StrictDataclassError,)
 
 
 def _tf_version() -> str:
@@ -129,12 +169,8 @@ def _one_line(error: BaseException) -> str:
     return text[:300] + ("…" if len(text) > 300 else "")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _load_config_only(config_path: Path, spec: str, options: LoadOptions) -> LoadedModel:
-    data = read_config_dict(config_path)
+    data, sha256 = read_config(config_path)
     config = _config_from_dict(data, config_path, options)
     model = build_on_meta(config, config_path, options)
     return LoadedModel(
@@ -143,7 +179,7 @@ def _load_config_only(config_path: Path, spec: str, options: LoadOptions) -> Loa
         model=model,
         config=config,
         path=config_path.parent if config_path.name == "config.json" else config_path,
-        config_sha256=_sha256(config_path),
+        config_sha256=sha256,
         raw_config=data,
     )
 
@@ -152,52 +188,87 @@ def _load_directory(folder: Path, spec: str, source: str, options: LoadOptions) 
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise BadInput(folder, "no config.json in this folder")
-    safetensors = sorted(folder.glob("*.safetensors"))
-    pickles = sorted(p for p in folder.iterdir() if p.name.endswith(PICKLE_SUFFIXES))
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as error:
+        raise BadInput(folder, f"cannot list the folder: {error.strerror or error}") from None
+    safetensors = [p for p in entries if p.name.endswith(".safetensors")]
+    pickles = [p for p in entries if p.name.endswith(PICKLE_SUFFIXES)]
     if not safetensors and not pickles:
         loaded = _load_config_only(config_path, spec, options)
         loaded.path = folder
         return loaded
     if not safetensors and not options.allow_pickle:
         raise BadInput(pickles[0], "pickle weights are refused; pass --allow-pickle to load them (weights_only)")
-    data = read_config_dict(config_path)
+    for file in safetensors:
+        check_safetensors(file)
+    data, sha256 = read_config(config_path)
     config = _config_from_dict(data, config_path, options)
-    model = _from_pretrained(str(folder), config, config_path, options, use_safetensors=bool(safetensors))
+    model, info = _from_pretrained(str(folder), config, config_path, options, use_safetensors=bool(safetensors))
+    findings, any_loaded = weight_findings(info, model)
     return LoadedModel(
         spec=spec,
         source=source,
         model=model,
         config=model.config,
         path=folder,
-        has_weights=True,
-        config_sha256=_sha256(config_path),
+        has_weights=any_loaded,
+        config_sha256=sha256,
         raw_config=data,
+        findings=findings,
     )
 
 
 def _load_hub(repo_id: str, options: LoadOptions) -> LoadedModel:
+    """A Hub id through huggingface_hub's cache. Offline (HF_HUB_OFFLINE, or the Hub cannot be reached within
+    a second or two) only the cache is read, so a miss fails at once instead of after minutes of retries."""
     from huggingface_hub import hf_hub_download, list_repo_files, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    local_only = hub_offline()
     try:
-        config_file = Path(hf_hub_download(repo_id, "config.json", revision=options.revision))
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
-        raise BadInput(repo_id, f"cannot get config.json from the Hub or its cache: {_one_line(error)}") from None
+        config_file = Path(hf_hub_download(repo_id, "config.json", revision=options.revision,
+                                           local_files_only=local_only))
+    except Exception as error:  # a miss, a refusal or a network failure: the id cannot be documented here
+        hint = (" (offline: only the local Hub cache was read; fill it with `hf download` where the Hub is "
+                "reachable, or pass a local folder)" if local_only else "")
+        raise BadInput(repo_id, f"cannot get config.json from the Hub or its cache{hint}: "
+                                f"{type(error).__name__}") from None
     snapshot = config_file.parent
-    try:
-        remote = list_repo_files(repo_id, revision=options.revision)
-    except Exception:  # offline: what the cache holds is what there is
-        remote = [p.name for p in snapshot.iterdir()]
-    weights = [name for name in remote if name.endswith(".safetensors")]
-    if weights:
-        snapshot = Path(snapshot_download(repo_id, revision=options.revision,
-                                          allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]))
-    loaded = _load_directory(snapshot, repo_id, "hub", options) if weights else _load_config_only(
-        config_file, repo_id, options
-    )
+    remote = [p.name for p in snapshot.iterdir()]
+    if not local_only:  # if the listing fails after the config came, what the cache holds is what there is
+        with contextlib.suppress(Exception):
+            remote = list_repo_files(repo_id, revision=options.revision)
+    if any(name.endswith(".safetensors") for name in remote):
+        try:
+            snapshot = Path(snapshot_download(repo_id, revision=options.revision, local_files_only=local_only,
+                                              allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]))
+        except Exception as error:
+            raise BadInput(repo_id, f"cannot get the weights from the Hub or its cache: "
+                                    f"{type(error).__name__}") from None
+        loaded = _load_directory(snapshot, repo_id, "hub", options)
+    else:
+        loaded = _load_config_only(config_file, repo_id, options)
     loaded.source = "hub"
     loaded.revision = options.revision or snapshot.name
     return loaded
+
+
+def hub_offline(timeout_s: float = 1.5) -> bool:
+    """HF_HUB_OFFLINE, or the Hub endpoint does not answer a TCP connect within `timeout_s`."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return True
+    endpoint = urlparse(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname or "", port), timeout=timeout_s):
+            return False
+    except OSError:
+        return True
 
 
 def _load_module(spec: str, options: LoadOptions) -> LoadedModel:
@@ -206,12 +277,15 @@ def _load_module(spec: str, options: LoadOptions) -> LoadedModel:
     module_name, factory_name = spec.split(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise BadInput(spec, f"cannot import {module_name}: {_one_line(error)}") from None
+    except (Exception, SystemExit) as error:  # importing runs the module's code: any failure is the module's
+        raise BadInput(spec, f"cannot import {module_name}: {type(error).__name__}: {_one_line(error)}") from None
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise BadInput(spec, f"{module_name} has no callable {factory_name}")
-    model = factory()
+    try:
+        model = factory()
+    except (Exception, SystemExit) as error:  # the user's factory, not modelcard, failed
+        raise BadInput(spec, f"{factory_name}() raised {type(error).__name__}: {_one_line(error)}") from None
     if not isinstance(model, torch.nn.Module):
         raise BadInput(spec, f"{factory_name}() returned {type(model).__name__}, not a torch.nn.Module")
     model.eval()
@@ -229,7 +303,9 @@ def build_on_meta(config: Any, where: Path, options: LoadOptions) -> Any:
     try:
         with torch.device("meta"):
             model = model_class._from_config(config, **_attn_kwargs(options))
-    except (ValueError, TypeError, KeyError, AttributeError, ImportError, RuntimeError, *_strict_errors()) as error:
+    except ModelcardError:
+        raise
+    except Exception as error:  # the modeling code failing on this config is the config's fault
         raise BadInput(where, f"transformers cannot build {config.model_type}: {_one_line(error)}") from None
     model.eval()
     return model
@@ -300,20 +376,32 @@ def _attn_kwargs(options: LoadOptions) -> dict:
     return {"attn_implementation": options.attn_implementation} if options.attn_implementation else {}
 
 
-def _from_pretrained(folder: str, config: Any, where: Path, options: LoadOptions, use_safetensors: bool) -> Any:
+def _from_pretrained(folder: str, config: Any, where: Path, options: LoadOptions,
+                     use_safetensors: bool) -> tuple[Any, dict[str, Any]]:
+    """The model with its weights and transformers' loading info (missing, unexpected, mis-shaped tensors:
+    loaded anyway, so the card can say what did not fit)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # modelcard shows its own progress
     model_class = model_class_for(config, options)
-    kwargs: dict[str, Any] = dict(config=config, use_safetensors=use_safetensors, **_attn_kwargs(options))
+    kwargs: dict[str, Any] = dict(config=config, use_safetensors=use_safetensors, output_loading_info=True,
+                                  ignore_mismatched_sizes=True, **_attn_kwargs(options))
     if options.dtype:
         kwargs["dtype"] = options.dtype
     if options.trust_remote_code:
         kwargs["trust_remote_code"] = True
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the loading report goes into a finding, not onto stderr
     try:
-        model = model_class.from_pretrained(folder, **kwargs)
-    except (OSError, ValueError, RuntimeError) as error:
-        raise BadInput(where.parent, f"cannot load the weights: {_one_line(error)}") from None
-    model.to(options.device)
+        model, info = model_class.from_pretrained(folder, **kwargs)
+        model.to(options.device)
+    except ModelcardError:
+        raise
+    except MemoryError:
+        raise BadInput(where.parent, "out of memory loading the weights") from None
+    except Exception as error:  # corrupt or refused weights (an unsafe pickle under weights_only) are input
+        raise BadInput(where.parent, f"cannot load the weights: {type(error).__name__}: {_one_line(error)}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
     model.eval()
-    return model
+    return model, info

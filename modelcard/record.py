@@ -33,10 +33,10 @@ def check_version(record: dict[str, Any], where: object) -> None:
 
 def read_record(path: Path) -> dict[str, Any]:
     """A record from a card.json, version-checked; structure is left to `validate`."""
-    record = read_json_object(path, "a card record")
+    record = read_json_object(path, "a card record", kind="card")
     check_version(record, path)
     return record
 
 
 def dump_record(record: dict[str, Any]) -> str:
-    return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

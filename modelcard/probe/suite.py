@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,21 +34,27 @@ def builtin_suites() -> dict[str, Path]:
     return {path.stem: path for path in sorted(data_dir("probes").glob("*.yaml"))}
 
 
-def resolve_suite(name_or_path: str) -> Suite | None:
-    """`none` -> None; a built-in name (`quick`, ...) or a path to a YAML file -> the suite."""
-    if name_or_path == NO_SUITE:
-        return None
+def resolve_suite(name_or_path: str, allow_none: bool = True) -> Suite | None:
+    """`none` -> None (where the command can skip probes); a built-in name (`quick`, ...) or a path to a YAML
+    file -> the suite."""
     suites = builtin_suites()
+    names = [*suites, NO_SUITE] if allow_none else list(suites)
+    if name_or_path == NO_SUITE:
+        if allow_none:
+            return None
+        raise BadInput(name_or_path, f"this command runs probes; name a suite: {', '.join(names)}, or a path")
     if name_or_path in suites:
         return load_suite(suites[name_or_path])
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return load_suite(path)
-    raise BadInput(name_or_path, f"no such probe suite; available: {', '.join([*suites, NO_SUITE])}, or a path")
+    close = difflib.get_close_matches(name_or_path, names, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise BadInput(name_or_path, f"no such probe suite; {hint}available: {', '.join(names)}, or a path")
 
 
 def load_suite(path: Path) -> Suite:
-    data = read_yaml(path)
+    data = read_yaml(path, "suite")
     if not isinstance(data, dict):
         raise BadInput(path, "a probe suite must be a mapping with 'probes'")
     unknown = set(data) - SUITE_KEYS
