@@ -146,8 +146,9 @@ def read_yaml(path: Path, kind: str) -> Any:
 def parse_yaml(text: str, path: Path) -> Any:
     import yaml
 
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -155,12 +156,16 @@ def parse_yaml(text: str, path: Path) -> Any:
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as error:
         raise BadInput(path, f"not valid YAML{_where(error.problem_mark)}: {_problem(error)}") from None
+    except yaml.reader.ReaderError as error:
+        raise BadInput(path, f"not valid YAML: a control character (code {error.character}) at offset "
+                             f"{error.position}") from None
     except yaml.YAMLError as error:
         raise BadInput(path, f"not valid YAML: {_problem(error)}") from None
     except RecursionError:
         raise BadInput(path, f"nested deeper than {MAX_DEPTH} levels") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _where(mark: Any) -> str:
