@@ -77,21 +77,23 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
 
 @cli.command()
 @click.argument("model", required=False)
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("card"),
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("card"),
               show_default=True, help="Folder for card.json, README.md and card.html.")
+@click.option("--force", is_flag=True, help="Write into the model's own folder or through a symlinked -o folder.")
 @click.option("--suite", default="quick", show_default=True, help="Probe suite name or YAML path; none skips.")
 @click.option("--disclosures", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Disclosures YAML (default: ./modelcard.yaml if it exists).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every probe input.")
 @model_options
-def generate(model: str | None, output: Path, suite: str, disclosures: Path | None, seed: int, **kwargs: Any) -> None:
+def generate(model: str | None, output: Path, force: bool, suite: str, disclosures: Path | None, seed: int,
+             **kwargs: Any) -> None:
     """Inspect, probe and document MODEL (default: the bundled demo model)."""
     from modelcard.disclosures import default_disclosures_path
     from modelcard.pipeline import STAGES, GenerateRequest, generate
     from modelcard.progress import StageBar
 
     request = GenerateRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
-                              disclosures=disclosures or default_disclosures_path())
+                              disclosures=disclosures or default_disclosures_path(), force=force)
     with StageBar(STAGES, desc="generate") as progress:
         record = generate(request, progress=progress)
     click.echo(f"wrote {output / 'card.json'}, {output / 'README.md'}, {output / 'card.html'} "
@@ -102,7 +104,7 @@ def generate(model: str | None, output: Path, suite: str, disclosures: Path | No
 @click.argument("model", required=False)
 @click.option("--suite", default="quick", show_default=True,
               help="Probe suite name (quick, standard, long) or YAML path.")
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("probe-results"),
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("probe-results"),
               show_default=True, help="Folder for the results; a rerun of the same command resumes from it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every probe input.")
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
@@ -178,15 +180,18 @@ def validate(card: Path, fmt: str) -> None:
 
 @cli.command()
 @click.argument("card", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True)
-def render(card: Path, output: Path) -> None:
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("--force", is_flag=True, help="Write through a symlinked -o folder.")
+def render(card: Path, output: Path, force: bool) -> None:
     """Render CARD (a card.json) again as README.md and card.html (and a normalised card.json)."""
     from modelcard.atomic import write_files
     from modelcard.errors import BadInput
+    from modelcard.output import CARD_FILES, check_output_folder
     from modelcard.record import read_record
     from modelcard.render import render_all
     from modelcard.validate import validate_record
 
+    check_output_folder(output, force=force, names=CARD_FILES)
     record = read_record(card)
     errors = validate_record(record)
     if errors:

@@ -39,6 +39,7 @@ class GenerateRequest:
     disclosures: Path | None = None
     seed: int = 0
     load: LoadOptions | None = None
+    force: bool = False  # write into the model's own folder or through a symlinked output folder
 
 
 def inspect_record(spec: str | None, options: LoadOptions) -> dict[str, Any]:
@@ -70,6 +71,10 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
     suite = resolve_suite(request.suite)
     if suite is not None:
         plan(suite)  # unknown probes and parameters are bad input, found before any model work
+    from modelcard.output import CARD_FILES, check_output_folder, model_folders
+
+    # a read-only or full output folder, or the model's own, is found before any model work
+    check_output_folder(request.output, force=request.force, names=CARD_FILES, model_dirs=model_folders(request.spec))
     progress.stage("load")
     loaded = load_model(request.spec, request.load or LoadOptions())
     progress.stage("inspect")
@@ -144,6 +149,9 @@ def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None) -> A
     if suite is None or not suite.probes:
         raise BadInput(request.suite, "this suite runs no probes; name one that does (quick, standard, long)")
     plan(suite)
+    from modelcard.output import check_output_folder
+
+    check_output_folder(request.output, can_force=False)  # read-only or full: found before any model work
     load = request.load or LoadOptions()
 
     def make_context() -> Any:
