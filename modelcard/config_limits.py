@@ -3,6 +3,7 @@ ends, and zero heads or a negative window crash deep inside the modeling code.""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +27,26 @@ LIMITS: dict[str, tuple[int, int]] = {
     **{key: (0, 65_536) for key in EXPERT_KEYS},
     **{key: (0, 1 << 53) for key in LENGTH_KEYS},
 }
+# Position-encoding numbers that the card states: an infinite or zero theta is no real model's.
+POSITIVE_NUMBER_KEYS = ("rope_theta", "partial_rotary_factor", "factor", "rope_local_base_freq")
 MAX_LIST = 10_000
 MAX_NESTING = 8  # sub-configs (text_config, vision_config, ...) inside a config
 
 
 def check_dimensions(config: dict[str, Any], where: Path | str) -> None:
-    """Every dimension a whole number in its range; one BadInput line naming the key otherwise."""
+    """Every dimension a whole number in its range and every position-encoding number a finite positive one;
+    one BadInput line naming the key otherwise."""
     _check(config, where, "", 0)
 
 
 def _check(config: dict[str, Any], where: Path | str, prefix: str, depth: int) -> None:
     for key, value in config.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and depth < MAX_NESTING:
+        if key in POSITIVE_NUMBER_KEYS and value is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value <= 0:
+                raise BadInput(where, f"{name} must be a finite number above 0")
+        elif isinstance(value, dict) and depth < MAX_NESTING:
             _check(value, where, f"{name}.", depth + 1)
         elif key in LIMITS and isinstance(value, list):  # per stage or per layer (Swin, Gemma 3n)
             for position, item in enumerate(value[:MAX_LIST]):

@@ -85,10 +85,14 @@ def read_text(path: Path, kind: str = "config") -> str:
     return decode_utf8(read_bytes(path, kind), path)
 
 
-def parse_json(text: str, path: Path, what: str) -> Any:
-    """JSON with only finite numbers, integers of at most MAX_INT_DIGITS digits and at most MAX_DEPTH levels."""
+def parse_json(text: str, path: Path, what: str, special_floats: bool = False) -> Any:
+    """JSON with integers of at most MAX_INT_DIGITS digits and at most MAX_DEPTH levels, and only finite numbers
+    unless `special_floats` (Python's json writes `Infinity` in configs that transformers reads back: a
+    released Nemotron-H config.json has one)."""
 
     def bad_constant(name: str) -> Any:
+        if special_floats:
+            return float(name.replace("Infinity", "inf"))
         raise _Refused(f"{name} is not a JSON number; write a finite number or null")
 
     def parse_int(digits: str) -> int:
@@ -98,7 +102,7 @@ def parse_json(text: str, path: Path, what: str) -> Any:
 
     def parse_float(digits: str) -> float:
         value = float(digits)
-        if not math.isfinite(value):
+        if not math.isfinite(value) and not special_floats:
             raise _Refused("a number too large to represent")
         return value
 
@@ -119,19 +123,33 @@ class _Refused(ValueError):
 
 
 def check_depth(data: Any, path: Path, what: str) -> None:
+    """At most MAX_DEPTH levels, and text that UTF-8 can hold (JSON's `\\ud800` escape makes a lone surrogate,
+    which no file can be written with)."""
     stack = [(data, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, (dict, list)):
+        if isinstance(node, str):
+            _check_text(node, path, what)
+        elif isinstance(node, (dict, list)):
             if depth > MAX_DEPTH:
                 raise BadInput(path, f"{what}: nested deeper than {MAX_DEPTH} levels")
+            if isinstance(node, dict):
+                stack.extend((key, depth) for key in node if isinstance(key, str))
             children = node.values() if isinstance(node, dict) else node
             stack.extend((child, depth + 1) for child in children)
 
 
+def _check_text(text: str, path: Path, what: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(path, f"{what}: a text value holds a lone surrogate escape (\\ud800-\\udfff), "
+                             "which is not a character") from None
+
+
 def read_json_object(path: Path, what: str, kind: str = "config") -> dict[str, Any]:
     """A JSON file that must hold an object; `what` names it in the error ("a config", "a card record")."""
-    data = parse_json(read_text(path, kind), path, what)
+    data = parse_json(read_text(path, kind), path, what, special_floats=kind == "config")
     if not isinstance(data, dict):
         raise BadInput(path, f"{what} must be a JSON object")
     return data
@@ -153,7 +171,9 @@ def parse_yaml(text: str, path: Path) -> Any:
         if node is None:
             return None
         _check_yaml_nodes(node, path)
-        return loader.construct_document(node)
+        data = loader.construct_document(node)
+        check_depth(data, path, "the file")
+        return data
     except yaml.MarkedYAMLError as error:
         raise BadInput(path, f"not valid YAML{_where(error.problem_mark)}: {_problem(error)}") from None
     except yaml.reader.ReaderError as error:

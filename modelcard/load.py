@@ -117,7 +117,7 @@ def read_config_dict(path: Path) -> dict:
 def read_config(path: Path) -> tuple[dict, str]:
     """The raw config.json and the SHA-256 of the bytes that were read."""
     data = read_bytes(path, "config")
-    config = parse_json(decode_utf8(data, path), path, "a config")
+    config = parse_json(decode_utf8(data, path), path, "a config", special_floats=True)
     if not isinstance(config, dict):
         raise BadInput(path, "a config must be a JSON object")
     return _decode_special_floats(config), hashlib.sha256(data).hexdigest()
