@@ -13,6 +13,7 @@ import click
 
 from modelcard import __version__
 from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_INTERNAL, EXIT_OK, Failed, ModelcardError
+from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S
 
 FORMAT = click.Choice(["text", "json"])
 
@@ -84,16 +85,19 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
 @click.option("--disclosures", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Disclosures YAML (default: ./modelcard.yaml if it exists).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every probe input.")
+@click.option("--probe-timeout", type=click.FloatRange(min=0), default=DEFAULT_TIME_LIMIT_S, show_default=True,
+              metavar="SECONDS", help="Time limit of each probe (0: none); a probe past it is an error.")
 @model_options
 def generate(model: str | None, output: Path, force: bool, suite: str, disclosures: Path | None, seed: int,
-             **kwargs: Any) -> None:
+             probe_timeout: float, **kwargs: Any) -> None:
     """Inspect, probe and document MODEL (default: the bundled demo model)."""
     from modelcard.disclosures import default_disclosures_path
     from modelcard.pipeline import STAGES, GenerateRequest, generate
     from modelcard.progress import StageBar
 
     request = GenerateRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
-                              disclosures=disclosures or default_disclosures_path(), force=force)
+                              disclosures=disclosures or default_disclosures_path(), force=force,
+                              probe_timeout=probe_timeout)
     with StageBar(STAGES, desc="generate") as progress:
         record = generate(request, progress=progress)
     click.echo(f"wrote {output / 'card.json'}, {output / 'README.md'}, {output / 'card.html'} "
@@ -107,9 +111,12 @@ def generate(model: str | None, output: Path, force: bool, suite: str, disclosur
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("probe-results"),
               show_default=True, help="Folder for the results; a rerun of the same command resumes from it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every probe input.")
+@click.option("--probe-timeout", type=click.FloatRange(min=0), default=DEFAULT_TIME_LIMIT_S, show_default=True,
+              metavar="SECONDS", help="Time limit of each probe (0: none); a probe past it is an error.")
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
 @model_options
-def probe(model: str | None, suite: str, output: Path, seed: int, fmt: str, **kwargs: Any) -> None:
+def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout: float, fmt: str,
+          **kwargs: Any) -> None:
     """Run a probe suite on MODEL (default: the bundled demo model) and save each result as it finishes.
     Exits 1 when a probe fails or errs, or a finding is an error."""
     from tqdm import tqdm
@@ -119,7 +126,8 @@ def probe(model: str | None, suite: str, output: Path, seed: int, fmt: str, **kw
     from modelcard.probe.runner import plan
     from modelcard.probe.suite import resolve_suite
 
-    request = ProbeRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs))
+    request = ProbeRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
+                           probe_timeout=probe_timeout)
     resolved = resolve_suite(suite)
     total = len(plan(resolved)) if resolved is not None else 0
     with tqdm(total=total, desc="probe", unit="probe", file=sys.stderr, leave=False, disable=None) as bar:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from modelcard.errors import ModelcardError
 from modelcard.load import LoadOptions
+from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S
 
 
 class RecordInvalid(ModelcardError):
@@ -40,6 +41,7 @@ class GenerateRequest:
     seed: int = 0
     load: LoadOptions | None = None
     force: bool = False  # write into the model's own folder or through a symlinked output folder
+    probe_timeout: float | None = DEFAULT_TIME_LIMIT_S  # seconds per probe; None or 0: no limit
 
 
 def inspect_record(spec: str | None, options: LoadOptions) -> dict[str, Any]:
@@ -93,7 +95,7 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
         load = request.load or LoadOptions()
         result = run_suite(suite, lambda: build_context(loaded, facts, request.seed, load.attn_implementation,
                                                         load.device), seed=request.seed,
-                           on_start=lambda key: progress.detail(f"probe {key}"))
+                           on_start=lambda key: progress.detail(f"probe {key}"), time_limit_s=request.probe_timeout)
         suite_summary, records, findings = result.summary(), result.records, result.findings
         measurements = {"measured": result.measured(), "derived": result.derived()}
     progress.stage("assemble")
@@ -115,6 +117,7 @@ class ProbeRequest:
     suite: str = "quick"
     seed: int = 0
     load: LoadOptions | None = None
+    probe_timeout: float | None = DEFAULT_TIME_LIMIT_S  # seconds per probe; None or 0: no limit
 
 
 def probe_identity(request: ProbeRequest) -> dict[str, Any]:
@@ -159,4 +162,5 @@ def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None) -> A
         return build_context(loaded, inspect_loaded(loaded), request.seed, load.attn_implementation, load.device)
 
     return run_suite(suite, make_context, seed=request.seed, folder=request.output / "probes",
-                     identity=probe_identity(request), on_start=on_start, on_done=on_done)
+                     identity=probe_identity(request), on_start=on_start, on_done=on_done,
+                     time_limit_s=request.probe_timeout)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelcard.probe.memcheck import cached_tokens, check_forward, model_shape
 from modelcard.probe.outcome import NotApplicable
 
 CACHE_ARGUMENTS = ("cache", "past_key_values")
@@ -37,6 +38,7 @@ class ModelAdapter:
     layer_map: list[int] | None = None  # documented model's layer index -> index in `blocks()`
     declared: dict[str, Any] = field(default_factory=dict)
     architecture: str | None = None  # the documented model's architecture class (SPEC.md), when inspection knew it
+    _shape: Any = field(default=None, init=False, repr=False, compare=False)  # memcheck.Shape, computed once
 
     def _require_decoder_forward(self) -> None:
         """Probes drive one stack: token ids in, logits out. An encoder-decoder needs two inputs."""
@@ -44,6 +46,12 @@ class ModelAdapter:
             raise NotApplicable("an encoder-decoder model: this probe drives a single decoder-only stack "
                                 "(token ids in, logits out), and the model needs an encoder input and a decoder "
                                 "input; its stacks are documented by static inspection only")
+
+    def memory_shape(self) -> Any:
+        """The widths the memory check before each forward needs (modelcard.probe.memcheck.Shape)."""
+        if self._shape is None:
+            self._shape = model_shape(self)
+        return self._shape
 
     def _require_cache(self) -> None:
         if self.architecture in ENCODERS:
@@ -148,6 +156,7 @@ class ModelAdapter:
             kwargs["attention_mask"] = attention_mask
         if self.is_transformers:
             kwargs["use_cache"] = False
+        check_forward(self, input_ids)  # refuse a forward that cannot fit before it allocates
         with torch.no_grad():
             return _main_output(self.model(input_ids.to(self.device), **kwargs))
 
@@ -163,6 +172,7 @@ class ModelAdapter:
         kwargs: dict[str, Any] = {argument: cache}
         if self.is_transformers or self._accepts("use_cache"):
             kwargs["use_cache"] = True
+        check_forward(self, input_ids, cached_tokens(cache))
         try:
             with torch.no_grad():
                 result = self.model(input_ids.to(self.device), **kwargs)

@@ -1,5 +1,7 @@
 """Run a probe suite: each probe in turn, a crash or an out-of-memory recorded as `error` while the rest go on,
-each result saved as it finishes (when a folder is given) and skipped on a rerun."""
+each result saved as it finishes (when a folder is given) and skipped on a rerun. Each probe runs under a time
+limit (modelcard.probe.limits); a hang, or a SystemExit / KeyboardInterrupt raised by the model's code, is an
+`error` result too, while the user's own Ctrl-C stops the run."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from modelcard.errors import ModelcardError
+from modelcard.probe import limits
 from modelcard.probe.context import ProbeContext
+from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S, ProbeAborted, call_bounded
 from modelcard.probe.outcome import NotApplicable, Outcome, skipped
 from modelcard.probe.registry import ProbeSpec, get_probe
 from modelcard.probe.store import ResultStore
@@ -33,6 +37,8 @@ class SuiteResult:
     results: list[dict[str, Any]] = field(default_factory=list)  # {record, findings, measured, derived}
     resumed: list[str] = field(default_factory=list)
     twin: bool = False
+    time_limit_s: float | None = None  # the per-probe limit enforced, in seconds; None: none
+    time_limit_note: str | None = None  # why no limit was enforced, when none was
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -53,7 +59,10 @@ class SuiteResult:
         note = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no probes"
         if self.twin:
             note += "; the probes ran on a shrunken random-init twin of this config-only model"
-        return {"name": self.suite.name, "probes": len(self.suite.probes), "twin": self.twin, "note": note + "."}
+        if self.time_limit_note:
+            note += f"; {self.time_limit_note}"
+        return {"name": self.suite.name, "probes": len(self.suite.probes), "twin": self.twin,
+                "time_limit_s": self.time_limit_s, "note": note + "."}
 
 
 def plan(suite: Suite) -> list[PlannedProbe]:
@@ -74,16 +83,20 @@ def suite_digest(planned: list[PlannedProbe]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def run_probe(planned: PlannedProbe, ctx: ProbeContext | BaseException, seed: int) -> dict[str, Any]:
-    """Run one probe; `ctx` is the exception that prevented building the context, if one did."""
+def run_probe(planned: PlannedProbe, ctx: ProbeContext | BaseException, seed: int,
+              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S) -> dict[str, Any]:
+    """Run one probe; `ctx` is the exception that prevented building the context, if one did. The probe is
+    stopped after `time_limit_s` seconds (None or 0: no limit; enforced in the main thread only)."""
     start = time.perf_counter()
     if isinstance(ctx, BaseException):
         outcome = Outcome(status="error", reason=f"could not prepare the model: {_reason(ctx)}")
     else:
         try:
-            outcome = planned.spec.run(ctx, **planned.params)
+            outcome = call_bounded(lambda: planned.spec.run(ctx, **planned.params), time_limit_s)
         except NotApplicable as reason:  # the model's architecture does not do what the probe asks of it
             outcome = skipped(str(reason))
+        except ProbeAborted as error:  # a hang, or the model's code raising SystemExit or KeyboardInterrupt
+            outcome = Outcome(status="error", reason=_reason(error))
         except Exception as error:  # a probe that crashes is a result, not the end of the run
             outcome = Outcome(status="error", reason=_reason(error),
                               details={"traceback": traceback.format_exc(limit=-3).splitlines()[-6:]})
@@ -95,6 +108,7 @@ def run_probe(planned: PlannedProbe, ctx: ProbeContext | BaseException, seed: in
         "device": str(adapter.device) if adapter else None, "dtype": adapter.dtype_name if adapter else None,
         "seed": seed, "duration_s": round(time.perf_counter() - start, 4), "params": planned.params,
         "details": outcome.details, "reason": outcome.reason, "twin": bool(adapter and adapter.twin),
+        "time_limit_s": limits.effective_time_limit(time_limit_s),
     }
     findings = [{**f, "probe": planned.spec.id} for f in outcome.findings]
     result = {"record": record, "findings": findings, "measured": outcome.measured, "derived": outcome.derived}
@@ -103,6 +117,8 @@ def run_probe(planned: PlannedProbe, ctx: ProbeContext | BaseException, seed: in
 
 def _reason(error: BaseException) -> str:
     text = " ".join(str(error).split())[:300]
+    if isinstance(error, ProbeAborted) or text.startswith("out of memory"):  # already a full reason
+        return text
     if isinstance(error, MemoryError) or "out of memory" in text.lower():
         return f"out of memory: {text}"
     return f"{type(error).__name__}: {text}"
@@ -119,14 +135,18 @@ def _jsonable(value: Any) -> Any:
 def run_suite(suite: Suite, make_context: Callable[[], ProbeContext], seed: int, folder: Path | None = None,
               identity: dict[str, Any] | None = None,
               on_start: Callable[[str], None] | None = None,
-              on_done: Callable[[dict[str, Any], bool], None] | None = None) -> SuiteResult:
-    """`make_context` is called only when a probe has to run (a complete rerun loads no model)."""
+              on_done: Callable[[dict[str, Any], bool], None] | None = None,
+              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S) -> SuiteResult:
+    """`make_context` is called only when a probe has to run (a complete rerun loads no model). Each probe
+    runs under `time_limit_s` seconds (None or 0: no limit); building the context has no limit, but a
+    SystemExit or KeyboardInterrupt from the model's code there is an error of every probe, not the end."""
     planned = plan(suite)
     store = None
     if folder is not None:
         store = ResultStore(folder, {**(identity or {}), "suite": suite.name, "suite_digest": suite_digest(planned)})
         store.start()
-    outcome = SuiteResult(suite=suite)
+    outcome = SuiteResult(suite=suite, time_limit_s=limits.effective_time_limit(time_limit_s),
+                          time_limit_note=limits.time_limit_note(time_limit_s))
     ctx: ProbeContext | BaseException | None = None
     for item in planned:
         stored = store.load(item.key, item.params) if store else None
@@ -141,12 +161,12 @@ def run_suite(suite: Suite, make_context: Callable[[], ProbeContext], seed: int,
             on_start(item.key)
         if ctx is None:
             try:
-                ctx = make_context()
+                ctx = call_bounded(make_context)
             except ModelcardError:  # bad input (unreadable model, refused remote code) is the user's to fix
                 raise
             except Exception as error:  # a twin that cannot be built or run: every probe says why, no crash
                 ctx = error
-        result = run_probe(item, ctx, seed)
+        result = run_probe(item, ctx, seed, time_limit_s)
         if store and result["record"]["status"] != "error":  # an error is tried again on a rerun
             store.save(item.key, result)
         outcome.results.append(result)
