@@ -12,7 +12,15 @@ from typing import Any
 import click
 
 from modelcard import __version__
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_INTERNAL, EXIT_OK, Failed, ModelcardError
+from modelcard.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FINDING,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Failed,
+    ModelcardError,
+)
 from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S
 
 FORMAT = click.Choice(["text", "json"])
@@ -128,7 +136,7 @@ def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout:
 
     request = ProbeRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
                            probe_timeout=probe_timeout)
-    resolved = resolve_suite(suite)
+    resolved = resolve_suite(suite, allow_none=False)
     total = len(plan(resolved)) if resolved is not None else 0
     with tqdm(total=total, desc="probe", unit="probe", file=sys.stderr, leave=False, disable=None) as bar:
         def started(key: str) -> None:
@@ -208,6 +216,10 @@ def render(card: Path, output: Path, force: bool) -> None:
     click.echo(f"wrote {output / 'README.md'}, {output / 'card.html'}", err=True)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (SPEC.md): 0 ok, 1 finding, 2 bad input, 3 internal error."""
     try:
@@ -220,15 +232,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except click.exceptions.Exit as error:
         return error.exit_code
-    except click.Abort:
+    except click.Abort as error:  # click's name for Ctrl-C (and for end of input at a prompt)
+        if isinstance(error.__context__, KeyboardInterrupt):
+            click.echo("modelcard: interrupted", err=True)
+            return EXIT_INTERRUPTED
         click.echo("modelcard: aborted", err=True)
         return EXIT_BAD_INPUT
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "modelcard"
+        click.echo(f"modelcard: error: {_one_line(error.format_message())} (see `{command} --help`)", err=True)
+        return EXIT_BAD_INPUT
     except click.ClickException as error:
-        error.show()
+        click.echo(f"modelcard: error: {_one_line(error.format_message())}", err=True)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         click.echo("modelcard: interrupted", err=True)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception:
         traceback.print_exc()
         click.echo("modelcard: internal error (a bug): please report it with the traceback above", err=True)

@@ -50,8 +50,10 @@ def inspect_record(spec: str | None, options: LoadOptions) -> dict[str, Any]:
     from modelcard.inspect import inspect_loaded
     from modelcard.load import load_model
 
-    facts = inspect_loaded(load_model(spec, options))
-    return assemble(facts, probe_suite={"name": "none", "probes": 0, "note": "inspection only: no probes ran."})
+    loaded = load_model(spec, options)
+    facts = inspect_loaded(loaded)
+    return assemble(facts, probe_suite={"name": "none", "probes": 0, "note": "inspection only: no probes ran."},
+                    findings=list(loaded.findings))
 
 
 def generate(request: GenerateRequest, progress: Progress | None = None) -> dict[str, Any]:
@@ -66,7 +68,6 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
     from modelcard.probe.runner import plan
     from modelcard.probe.suite import resolve_suite
     from modelcard.render import render_all
-    from modelcard.validate import validate_record
 
     progress = progress or _Silent()
     disclosures = read_disclosures(request.disclosures) if request.disclosures else {}
@@ -99,15 +100,41 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
         suite_summary, records, findings = result.summary(), result.records, result.findings
         measurements = {"measured": result.measured(), "derived": result.derived()}
     progress.stage("assemble")
-    record = assemble(facts, probes=records, probe_suite=suite_summary, disclosures=disclosures, findings=findings,
-                      disclosures_path=request.disclosures, **measurements)
+    record = assemble(facts, probes=records, probe_suite=suite_summary, disclosures=disclosures,
+                      findings=[*loaded.findings, *findings], disclosures_path=request.disclosures, **measurements)
     progress.stage("validate")
-    errors = validate_record(record)
-    if errors:
-        raise RecordInvalid("modelcard built a record that breaks its schema (a bug): " + "; ".join(map(str, errors)))
+    check_record(record, request.disclosures)
     progress.stage("render")
     write_files(request.output, render_all(record))
     return record
+
+
+def check_record(record: dict[str, Any], disclosures: Path | None) -> None:
+    """A schema break where the person's file put a value (a disclosure, an override) is their input's fault:
+    exit 2 naming the file; any other break is modelcard's (exit 3)."""
+    from modelcard.errors import BadInput
+    from modelcard.validate import validate_record
+
+    errors = validate_record(record)
+    declared = ["/disclosures", *record.get("inspection", {}).get("overridden", {})]
+    for error in errors:
+        if any(error.pointer == p or error.pointer.startswith(p + "/") for p in declared):
+            raise BadInput(disclosures or "disclosures", f"{error.pointer}: the declared value does not fit the "
+                                                         f"record ({_kind_of(error.message)})")
+    if errors:
+        raise RecordInvalid("modelcard built a record that breaks its schema (a bug): " + "; ".join(map(str, errors)))
+
+
+def _kind_of(message: str) -> str:
+    """jsonschema's message without the value it quotes (the file's content stays out of the error line)."""
+    import re
+
+    for pattern in (r"is not of type (.+)$", r"is not one of (.+)$", r"(is too long|is too short|is a required .+)$",
+                    r"(is less than .+|is greater than .+)$"):
+        match = re.search(pattern, message)
+        if match:
+            return ("expected " + match.group(1)) if "not" in pattern else match.group(1)
+    return "it breaks the record schema"
 
 
 @dataclass
@@ -125,6 +152,7 @@ def probe_identity(request: ProbeRequest) -> dict[str, Any]:
     import hashlib
 
     from modelcard import __version__
+    from modelcard.files import read_bytes
 
     load = request.load or LoadOptions()
     identity: dict[str, Any] = {"model": request.spec or "demo", "seed": request.seed, "device": load.device,
@@ -134,7 +162,7 @@ def probe_identity(request: ProbeRequest) -> dict[str, Any]:
         path = Path(request.spec)
         config = path / "config.json" if path.is_dir() else path
         if config.is_file():
-            identity["config_sha256"] = hashlib.sha256(config.read_bytes()).hexdigest()
+            identity["config_sha256"] = hashlib.sha256(read_bytes(config, "config")).hexdigest()
     return identity
 
 
@@ -148,7 +176,7 @@ def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None) -> A
     from modelcard.probe.runner import plan, run_suite
     from modelcard.probe.suite import resolve_suite
 
-    suite = resolve_suite(request.suite)
+    suite = resolve_suite(request.suite, allow_none=False)
     if suite is None or not suite.probes:
         raise BadInput(request.suite, "this suite runs no probes; name one that does (quick, standard, long)")
     plan(suite)

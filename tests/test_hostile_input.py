@@ -126,9 +126,10 @@ CONFIG_CASES = {
     "deep-json": ("[" * 100_000 + "]" * 100_000, "nested deeper"),
     "deep-object": ('{"model_type": "llama", "a": ' + '{"b": ' * 200 + "1" + "}" * 201, "nested deeper"),
     "huge-int": (_config_text().replace('"vocab_size": 128', '"vocab_size": ' + "9" * 5000), "digits"),
-    "infinity": (_config_text().replace("500000.0", "Infinity"), "Infinity"),
-    "nan": (_config_text().replace("500000.0", "NaN"), "NaN"),
-    "overflow": (_config_text().replace("500000.0", "1e400"), "too large"),
+    "infinity": (_config_text().replace("500000.0", "Infinity"), "rope_theta must be a finite number"),
+    "nan": (_config_text().replace("500000.0", "NaN"), "rope_theta must be a finite number"),
+    "overflow": (_config_text().replace("500000.0", "1e400"), "rope_theta must be a finite number"),
+    "zero-theta": (_config_text(rope_theta=0), "rope_theta"),
     "billion-layers": (_config_text(num_hidden_layers=1e9), "num_hidden_layers"),
     "zero-heads": (_config_text(num_attention_heads=0), "num_attention_heads"),
     "negative-layers": (_config_text(num_hidden_layers=-2), "num_hidden_layers"),
@@ -148,6 +149,18 @@ def test_hostile_configs_are_one_line(tmp_path, run_cli, case):
     result = run_cli("generate", tmp_path / "model", "-o", tmp_path / "out", "--suite", "none")
     assert_refused(result, "config.json", needle, out=tmp_path / "out")
     assert time.monotonic() - start < 10
+
+
+def test_infinity_where_a_released_config_has_it_is_read(tmp_path, run_cli):
+    """Python's json writes Infinity, and a released Nemotron-H config.json holds one (time_step_limit); the card
+    must still be standard JSON."""
+    config = {"model_type": "mamba2", "hidden_size": 64, "num_hidden_layers": 2, "num_heads": 4, "head_dim": 32,
+              "state_size": 16, "n_groups": 1, "vocab_size": 128, "expand": 2}
+    text = json.dumps(config)[:-1] + ', "time_step_limit": [0.0, Infinity]}'
+    _write(tmp_path / "model", "config.json", text)
+    result = run_cli("generate", tmp_path / "model", "-o", tmp_path / "out", "--suite", "none")
+    assert result.code == EXIT_OK, result.err
+    json.loads((tmp_path / "out" / "card.json").read_text(), parse_constant=lambda name: pytest.fail(name))
 
 
 YAML_CASES = {
