@@ -142,6 +142,10 @@ def _config_from_dict(data: dict, where: Path, options: LoadOptions) -> Any:
         raise BadInput(where, "has no model_type")
     if not isinstance(model_type, str):
         raise BadInput(where, "model_type must be text")
+    architectures = data.get("architectures")
+    if architectures is not None and not (isinstance(architectures, list)
+                                          and all(isinstance(name, str) for name in architectures)):
+        raise BadInput(where, "architectures must be a list of class names")
     check_dimensions(data, where)
     from transformers import AutoConfig
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING

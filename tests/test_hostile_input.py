@@ -138,6 +138,8 @@ CONFIG_CASES = {
     "fraction-heads": (_config_text(num_attention_heads=2.5), "whole number"),
     "not-an-object": ("[1, 2]", "JSON object"),
     "model-type-not-text": (_config_text(model_type=["llama"]), "model_type"),
+    "architectures-not-names": (_config_text(architectures=[1, 2]), "architectures"),
+    "architectures-a-number": (_config_text(architectures=7), "architectures"),
 }
 
 
