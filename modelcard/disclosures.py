@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def default_disclosures_path(folder: Path | None = None) -> Path | None:
     so a planted link cannot put a secret (a token file, a key) into a card."""
     base = folder or Path.cwd()
     candidate = base / DEFAULT_FILE
-    if not (candidate.exists() or candidate.is_symlink()):
+    if not os.path.lexists(candidate):  # also False where the folder cannot be searched (another user's cwd)
         return None
     resolve_inside(candidate, base)
     return candidate

@@ -17,6 +17,7 @@ from typing import Any
 from modelcard.config_limits import check_dimensions
 from modelcard.errors import BadInput, ModelcardError
 from modelcard.files import decode_utf8, parse_json, read_bytes
+from modelcard.remote_code import RemoteCode, plan_remote_code, remote_model_class
 from modelcard.resources import demo_model_dir
 from modelcard.weights import check_safetensors, weight_findings
 
@@ -134,9 +135,8 @@ def _decode_special_floats(value: Any) -> Any:
     return value
 
 
-def _config_from_dict(data: dict, where: Path, options: LoadOptions) -> Any:
-    if "auto_map" in data and not options.trust_remote_code:
-        raise BadInput(where, "asks for remote code (auto_map); pass --trust-remote-code to allow it")
+def _config_from_dict(data: dict, where: Path, options: LoadOptions) -> tuple[Any, RemoteCode | None]:
+    """The transformers config, and what the config's `auto_map` (if any) decided (remote_code.py)."""
     model_type = data.get("model_type")
     if not model_type:
         raise BadInput(where, "has no model_type")
@@ -150,12 +150,19 @@ def _config_from_dict(data: dict, where: Path, options: LoadOptions) -> Any:
     from transformers import AutoConfig
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
-    if model_type not in CONFIG_MAPPING and not options.trust_remote_code:
+    built_in = model_type in CONFIG_MAPPING
+    remote = plan_remote_code(data, where, built_in, options.trust_remote_code)
+    if not built_in and remote is None:
         raise BadInput(where, f"unknown model_type {model_type!r} for transformers {_tf_version()}")
     try:
-        return AutoConfig.for_model(**data) if "auto_map" not in data else AutoConfig.from_pretrained(
-            str(where.parent), trust_remote_code=True
-        )
+        if remote is not None and remote.use and "AutoConfig" in remote.auto_map:
+            return AutoConfig.from_pretrained(str(where.parent), trust_remote_code=True,
+                                              local_files_only=True), remote
+        if not built_in:  # the remote model class with transformers' own config class
+            from transformers import PretrainedConfig
+
+            return PretrainedConfig(**data), remote
+        return AutoConfig.for_model(**data), remote
     except ModelcardError:
         raise
     except Exception as error:  # anything transformers' config code raises on this input is the input's fault
@@ -175,8 +182,8 @@ def _one_line(error: BaseException) -> str:
 
 def _load_config_only(config_path: Path, spec: str, options: LoadOptions) -> LoadedModel:
     data, sha256 = read_config(config_path)
-    config = _config_from_dict(data, config_path, options)
-    model = build_on_meta(config, config_path, options)
+    config, remote = _config_from_dict(data, config_path, options)
+    model = build_on_meta(config, config_path, options, _remote_class(remote))
     return LoadedModel(
         spec=spec,
         source="config",
@@ -185,7 +192,12 @@ def _load_config_only(config_path: Path, spec: str, options: LoadOptions) -> Loa
         path=config_path.parent if config_path.name == "config.json" else config_path,
         config_sha256=sha256,
         raw_config=data,
+        findings=list(remote.findings) if remote else [],
     )
+
+
+def _remote_class(remote: RemoteCode | None) -> Any:
+    return remote_model_class(remote) if remote is not None and remote.use else None
 
 
 def _load_directory(folder: Path, spec: str, source: str, options: LoadOptions) -> LoadedModel:
@@ -207,9 +219,11 @@ def _load_directory(folder: Path, spec: str, source: str, options: LoadOptions) 
     for file in safetensors:
         check_safetensors(file)
     data, sha256 = read_config(config_path)
-    config = _config_from_dict(data, config_path, options)
-    model, info = _from_pretrained(str(folder), config, config_path, options, use_safetensors=bool(safetensors))
+    config, remote = _config_from_dict(data, config_path, options)
+    model, info = _from_pretrained(str(folder), config, config_path, options, use_safetensors=bool(safetensors),
+                                   model_class=_remote_class(remote))
     findings, any_loaded = weight_findings(info, model)
+    findings = [*(remote.findings if remote else []), *findings]
     return LoadedModel(
         spec=spec,
         source=source,
@@ -242,12 +256,15 @@ def _load_hub(repo_id: str, options: LoadOptions) -> LoadedModel:
     if not local_only:  # if the listing fails after the config came, what the cache holds is what there is
         with contextlib.suppress(Exception):
             remote = list_repo_files(repo_id, revision=options.revision)
-    if any(name.endswith(".safetensors") for name in remote):
+    weights = any(name.endswith(".safetensors") for name in remote)
+    if weights or options.trust_remote_code:  # the remote code, if trusted, must lie beside the config
+        patterns = ["*.json", "*.txt", "*.model", *(["*.safetensors"] if weights else []),
+                    *(["*.py"] if options.trust_remote_code else [])]
         try:
             snapshot = Path(snapshot_download(repo_id, revision=options.revision, local_files_only=local_only,
-                                              allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]))
+                                              allow_patterns=patterns))
         except Exception as error:
-            raise BadInput(repo_id, f"cannot get the weights from the Hub or its cache: "
+            raise BadInput(repo_id, f"cannot get the model's files from the Hub or its cache: "
                                     f"{type(error).__name__}") from None
         loaded = _load_directory(snapshot, repo_id, "hub", options)
     else:
@@ -299,11 +316,11 @@ def _load_module(spec: str, options: LoadOptions) -> LoadedModel:
                        has_weights=has_weights, declared=dict(declared))
 
 
-def build_on_meta(config: Any, where: Path, options: LoadOptions) -> Any:
+def build_on_meta(config: Any, where: Path, options: LoadOptions, model_class: Any = None) -> Any:
     """Instantiate the architecture with no weights: every parameter on the meta device."""
     import torch
 
-    model_class = model_class_for(config, options)
+    model_class = model_class or model_class_for(config, options)
     try:
         with torch.device("meta"):
             model = model_class._from_config(config, **_attn_kwargs(options))
@@ -380,14 +397,14 @@ def _attn_kwargs(options: LoadOptions) -> dict:
     return {"attn_implementation": options.attn_implementation} if options.attn_implementation else {}
 
 
-def _from_pretrained(folder: str, config: Any, where: Path, options: LoadOptions,
-                     use_safetensors: bool) -> tuple[Any, dict[str, Any]]:
+def _from_pretrained(folder: str, config: Any, where: Path, options: LoadOptions, use_safetensors: bool,
+                     model_class: Any = None) -> tuple[Any, dict[str, Any]]:
     """The model with its weights and transformers' loading info (missing, unexpected, mis-shaped tensors:
     loaded anyway, so the card can say what did not fit)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # modelcard shows its own progress
-    model_class = model_class_for(config, options)
+    model_class = model_class or model_class_for(config, options)
     kwargs: dict[str, Any] = dict(config=config, use_safetensors=use_safetensors, output_loading_info=True,
                                   ignore_mismatched_sizes=True, **_attn_kwargs(options))
     if options.dtype:
