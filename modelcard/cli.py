@@ -110,6 +110,7 @@ def generate(model: str | None, output: Path, force: bool, suite: str, disclosur
         record = generate(request, progress=progress)
     click.echo(f"wrote {output / 'card.json'}, {output / 'README.md'}, {output / 'card.html'} "
                f"({len(record['probes'])} probes, {len(record['findings'])} findings)", err=True)
+    _fail_on_bad_news(record["probes"], record["findings"], output)
 
 
 @cli.command()
@@ -156,8 +157,13 @@ def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout:
         click.echo(json.dumps(report, indent=2))
     else:
         _print_probe_report(report)
-    failed = [r["id"] for r in result.records if r["status"] in ("fail", "error")]
-    errors = [f for f in result.findings if f["severity"] == "error"]
+    _fail_on_bad_news(result.records, result.findings, output)
+
+
+def _fail_on_bad_news(probes: list[dict[str, Any]], findings: list[dict[str, Any]], output: Path) -> None:
+    """Exit 1 (after writing) when a probe failed or erred or a finding is an error: a CI step must notice."""
+    failed = [r["id"] for r in probes if r["status"] in ("fail", "error")]
+    errors = [f for f in findings if f["severity"] == "error"]
     if failed or errors:
         raise Failed(f"{len(failed)} probe(s) failed or errored, {len(errors)} error finding(s); see {output}")
 

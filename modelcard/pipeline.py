@@ -153,17 +153,33 @@ def probe_identity(request: ProbeRequest) -> dict[str, Any]:
 
     from modelcard import __version__
     from modelcard.files import read_bytes
+    from modelcard.resources import demo_model_dir
+    from modelcard.weights import weights_fingerprint
 
     load = request.load or LoadOptions()
     identity: dict[str, Any] = {"model": request.spec or "demo", "seed": request.seed, "device": load.device,
                                 "dtype": load.dtype, "attn_implementation": load.attn_implementation,
-                                "revision": load.revision, "modelcard": __version__}
-    if request.spec:
-        path = Path(request.spec)
-        config = path / "config.json" if path.is_dir() else path
-        if config.is_file():
-            identity["config_sha256"] = hashlib.sha256(read_bytes(config, "config")).hexdigest()
+                                "revision": load.revision, "modelcard": __version__, "libraries": _libraries()}
+    path = Path(request.spec) if request.spec else demo_model_dir()
+    config = path / "config.json" if path.is_dir() else path
+    if config.is_file():
+        identity["config_sha256"] = hashlib.sha256(read_bytes(config, "config")).hexdigest()
+    if path.is_dir():
+        identity["weights"] = weights_fingerprint(path)
     return identity
+
+
+def _libraries() -> dict[str, str]:
+    """Versions that change what a probe measures (kernels, cache classes); read without importing them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("torch", "transformers", "safetensors"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "absent"
+    return found
 
 
 def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None) -> Any:

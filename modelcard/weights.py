@@ -12,6 +12,8 @@ from typing import Any
 from modelcard.errors import BadInput
 from modelcard.files import SIZE_CAPS, decode_utf8, parse_json
 
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+FINGERPRINT_SAMPLE = 1 << 20  # bytes read from each end of a weight file
 DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "I16": 2, "U16": 2, "F16": 2,
                "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
 SUBBYTE_DTYPES = {"F4", "F6_E2M3", "F6_E3M2"}
@@ -102,3 +104,25 @@ def weight_findings(info: dict[str, Any], model: Any) -> tuple[list[dict[str, An
 def _names(names: list[str]) -> str:
     shown = ", ".join(_short(name) for name in names[:LISTED])
     return shown + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
+
+
+def weights_fingerprint(folder: Path) -> str | None:
+    """A digest that changes when any weight file changes, without reading gigabytes: each file's name, size,
+    modification time, and the SHA-256 of its first and last MiB (a safetensors header names every tensor,
+    its shape and offsets). None when the folder holds no weights."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        files = sorted(p for p in folder.iterdir() if p.name.endswith(WEIGHT_SUFFIXES) and p.is_file())
+        for file in files:
+            info = file.stat()
+            digest.update(f"{file.name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+            with file.open("rb") as handle:
+                digest.update(handle.read(FINGERPRINT_SAMPLE))
+                if info.st_size > 2 * FINGERPRINT_SAMPLE:
+                    handle.seek(-FINGERPRINT_SAMPLE, 2)
+                    digest.update(handle.read(FINGERPRINT_SAMPLE))
+    except OSError as error:
+        raise BadInput(folder, f"cannot read the weights: {error.strerror or error}") from None
+    return digest.hexdigest() if files else None

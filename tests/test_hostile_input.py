@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_OK
+from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
 
 SECRET = "gho_S3CRETt0ken0123456789"
 
@@ -261,7 +261,7 @@ def test_a_config_deeper_than_its_checkpoint_is_an_error_finding(checkpoint, tmp
     config["num_hidden_layers"] = 4
     (checkpoint / "config.json").write_text(json.dumps(config))
     result = run_cli("generate", checkpoint, "-o", tmp_path / "out", "--suite", "none")
-    assert result.code == EXIT_OK, result.err
+    assert result.code == EXIT_FINDING, result.err  # the card is written, and the error finding fails the run
     assert "MISSING" not in result.err  # transformers' own report goes into the finding, not onto stderr
     record = json.loads((tmp_path / "out" / "card.json").read_text())
     finding = next(f for f in record["findings"] if f["pointer"] == "/model/weights")
@@ -277,7 +277,7 @@ def test_a_checkpoint_with_no_matching_tensor_documents_no_weights(checkpoint, t
     (checkpoint / "model.safetensors").unlink()
     save_file({"something.else": torch.zeros(3)}, str(checkpoint / "model.safetensors"))
     result = run_cli("generate", checkpoint, "-o", tmp_path / "out", "--suite", "none")
-    assert result.code == EXIT_OK, result.err
+    assert result.code == EXIT_FINDING, result.err
     record = json.loads((tmp_path / "out" / "card.json").read_text())
     finding = next(f for f in record["findings"] if f["pointer"] == "/model/weights")
     assert finding["severity"] == "error" and "random-init" in finding["message"]
