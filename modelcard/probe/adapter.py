@@ -38,6 +38,7 @@ class ModelAdapter:
     layer_map: list[int] | None = None  # documented model's layer index -> index in `blocks()`
     declared: dict[str, Any] = field(default_factory=dict)
     architecture: str | None = None  # the documented model's architecture class (SPEC.md), when inspection knew it
+    twin_kept: list[int] | None = None  # on a twin: the documented layers its blocks are (one per kind)
     _shape: Any = field(default=None, init=False, repr=False, compare=False)  # memcheck.Shape, computed once
 
     def _require_decoder_forward(self) -> None:
@@ -97,15 +98,18 @@ class ModelAdapter:
         return getattr(self.model, "attn_implementation", None)
 
     def kernels(self) -> list[str]:
-        """Kernels this model can run here: for transformers, those the machine has and the class supports;
-        for a custom module, its `modelcard_kernels` list (a single unnamed kernel otherwise)."""
-        if not self.is_transformers:
-            return list(getattr(self.model, "modelcard_kernels", None) or ([self.kernel] if self.kernel else []))
-        from modelcard.kernels import available_kernels
+        """Kernels this model can run here (see kernel_availability)."""
+        return [kernel for kernel, why in self.kernel_availability().items() if why is None]
 
-        supports = {"sdpa": "_supports_sdpa", "flex_attention": "_supports_flex_attn",
-                    "flash_attention_2": "_supports_flash_attn", "flash_attention_3": "_supports_flash_attn"}
-        return [k for k in available_kernels() if k not in supports or getattr(self.model, supports[k], True)]
+    def kernel_availability(self) -> dict[str, dict[str, str] | None]:
+        """Every attention kernel transformers knows, mapped to None where this model can run it here, or to
+        {status, reason}: `unavailable` where transformers says the kernel is not installed or cannot run on this
+        device, `unsupported` where the model's own code (or its dtype) cannot use it. A custom module runs the
+        kernels its `modelcard_kernels` lists (a single unnamed kernel otherwise)."""
+        if not self.is_transformers:
+            return {kernel: None for kernel in
+                    list(getattr(self.model, "modelcard_kernels", None) or ([self.kernel] if self.kernel else []))}
+        return transformers_kernels(self.model, self.device, self.dtype_name)
 
     @contextlib.contextmanager
     def using(self, kernel: str | None) -> Iterator[None]:
@@ -217,6 +221,53 @@ class ModelAdapter:
                     read[index] = CacheLayer(f"{type(cache).__name__}.linear_cache", None, 0,
                                              sum(t.nbytes for t in _tensors(state)))
         return read
+
+
+FLASH_VERSIONS = {"flash_attention_2": 2, "flash_attention_3": 3, "flash_attention_4": 4}
+
+
+def transformers_kernels(model: Any, device: Any, dtype: str) -> dict[str, dict[str, str] | None]:
+    """transformers' own answers: its attention registry names the kernels, its `is_*_available` checks say which
+    are installed, and the model class's `_supports_*` flags which its code implements."""
+    import torch
+    import transformers.utils as utils
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    names = ["eager", *(k for k in ALL_ATTENTION_FUNCTIONS.valid_keys() if "|" not in k)]  # paged: no plain forward
+    cls = type(model).__name__
+    result: dict[str, dict[str, str] | None] = {}
+    for kernel in dict.fromkeys(names):
+        version = FLASH_VERSIONS.get(kernel)
+        installed = {"sdpa": lambda: hasattr(torch.nn.functional, "scaled_dot_product_attention"),
+                     "flex_attention": utils.is_torch_flex_attn_available}.get(kernel)
+        if version is not None:
+            installed = getattr(utils, f"is_flash_attn_{version}_available", lambda: False)
+        if installed is not None and not installed():
+            what = f"flash-attn {version} package or CUDA device" if version else f"{kernel} in this torch"
+            result[kernel] = {"status": "unavailable", "reason": f"transformers finds no {what}"}
+            continue
+        flag = {"sdpa": "_supports_sdpa", "flex_attention": "_supports_flex_attn"}.get(
+            kernel, "_supports_flash_attn" if version else None)
+        if kernel != "eager" and kernel != getattr(model.config, "_attn_implementation", None):
+            if flag and not getattr(model, flag, True):
+                result[kernel] = {"status": "unsupported",
+                                  "reason": f"{cls} does not implement {kernel} ({flag} is False in transformers)"}
+                continue
+            can_set = getattr(type(model), "_can_set_attn_implementation", None)
+            if callable(can_set) and not can_set():
+                result[kernel] = {"status": "unsupported",
+                                  "reason": f"{cls} cannot switch its attention kernel at runtime (transformers)"}
+                continue
+        if version is not None and getattr(device, "type", str(device)) != "cuda":
+            result[kernel] = {"status": "unavailable",
+                              "reason": f"flash attention runs on CUDA; the model is on {device}"}
+            continue
+        if version is not None and dtype not in ("float16", "bfloat16"):
+            result[kernel] = {"status": "unsupported",
+                              "reason": f"flash attention runs float16 and bfloat16 only; the model runs {dtype}"}
+            continue
+        result[kernel] = None
+    return result
 
 
 def _main_output(result: Any) -> Any:

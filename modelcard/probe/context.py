@@ -54,7 +54,7 @@ def build_context(loaded: Any, facts: Any, seed: int, attn_implementation: str |
         twin = build_twin(loaded.config, attn_implementation=attn_implementation, seed=seed,
                            model_class=type(loaded.model), device=device)
         adapter = ModelAdapter(model=twin.model, config=twin.config, twin=True, layer_map=twin.layer_map,
-                               architecture=architecture)
+                               architecture=architecture, twin_kept=list(twin.kept))
         twin_loaded = LoadedModel(spec=f"twin of {loaded.spec}", source="config", model=twin.model,
                                   config=twin.config, has_weights=True)
         subject = inspect_loaded(twin_loaded).values

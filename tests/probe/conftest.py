@@ -92,3 +92,15 @@ def run_probe() -> Callable[..., Any]:
         return probe.run(ctx, **probe.params(params, "test"))
 
     return run
+
+
+@pytest.fixture
+def context() -> Callable[..., Any]:
+    """context(spec, seed=0, attn_implementation=None) -> the session's ProbeContext of that model."""
+    return probe_context
+
+
+@pytest.fixture(scope="session")
+def config_folder() -> Callable[..., Path]:
+    """config_folder(folder, model_type, architecture, **overrides) -> a config-only model folder."""
+    return write_config

@@ -17,8 +17,10 @@ def test_sliding_twin_cache_stops_at_window_minus_one(run_probe, config_only) ->
     sliding, full = outcome.details["layers"]
     assert (sliding["class"], sliding["max_tokens"]) == ("DynamicSlidingWindowLayer", 4095)
     assert full["max_tokens"] is None
-    assert outcome.measured["/kv_cache/layers/24/max_tokens"] == 4095
-    assert outcome.measured["/kv_cache/layers/25/max_tokens"] is None
+    assert outcome.measured["/kv_cache/layers/0/max_tokens"] == 4095  # the layers the twin kept: measured
+    assert outcome.measured["/kv_cache/layers/1/max_tokens"] is None
+    assert outcome.derived["/kv_cache/layers/24/max_tokens"] == 4095  # the layers they stand for: derived
+    assert outcome.derived["/kv_cache/layers/25/max_tokens"] is None
 
 
 def test_hybrid_twin_has_constant_state_layers(run_probe, config_only) -> None:

@@ -47,8 +47,9 @@ def test_alternating_twin_at_4096(run_probe, config_only) -> None:
     layers = _measured(outcome)
     assert len(layers) == 26
     assert layers[0] == ["sliding", 4096] and layers[1] == ["full", None]
-    assert outcome.measured["/attention/layers/24/window"] == 4096
-    assert outcome.measured["/attention/layers/25/kind"] == "full"
+    assert outcome.measured["/attention/layers/0/window"] == 4096
+    assert outcome.derived["/attention/layers/24/window"] == 4096  # the twin's layer 0 stands for layer 24
+    assert outcome.derived["/attention/layers/25/kind"] == "full"
 
 
 def test_chunked_twin_at_8192(run_probe, config_only) -> None:
@@ -56,8 +57,8 @@ def test_chunked_twin_at_8192(run_probe, config_only) -> None:
     assert outcome.status == "pass", outcome.findings
     assert outcome.details["blocks"]["0"]["kind"] == "chunked"
     assert outcome.details["blocks"]["0"]["window"] == 8192
-    # from position 1 a chunk of 8192 reaches 8191 tokens, from position 4 only 8188: a chunk, not a slide
-    assert outcome.details["blocks"]["0"]["reach"] == {1: 8191, 4: 8188}
+    # from position 0 a chunk of 8192 reaches 8192 tokens, from position 1 only 8191: a chunk, not a slide
+    assert outcome.details["blocks"]["0"]["reach"] == {0: 8192, 1: 8191, 2: 8190, 3: 8189, 5: 8187, 8: 8184}
     assert outcome.details["blocks"]["1"]["kind"] == "full"
 
 
@@ -83,6 +84,12 @@ def test_ignored_sliding_window_key_is_full_attention_with_a_warning(run_probe, 
     ({1: 63, 4: 63}, "full", None),
     ({1: 8, 4: 11}, "sliding", 8),
     ({1: 15, 4: 15}, "chunked", 16),
+    ({0: 2, 1: 3, 2: 4, 3: 5, 5: 7, 8: 10}, "sliding", 3),
+    ({0: 3, 1: 3, 2: 3, 3: 3, 5: 7, 8: 11}, "chunked", 4),
+    ({0: 1, 1: 1, 2: 3, 3: 3, 5: 5, 8: 9}, "chunked", 2),
+    ({0: 0, 1: 1, 2: 2, 3: 3, 5: 5, 8: 8}, "sliding", 1),
+    ({0: 63, 1: 3, 2: 4, 3: 5, 5: 7, 8: 10}, "irregular", None),  # a sink at 0 beside a window of 3
+    ({0: 60, 1: 61, 2: 62, 3: 63, 5: 63, 8: 63}, "sliding", 61),  # reaches clipped by the input's end
 ])
 def test_classification(ends, kind, window) -> None:
     from modelcard.probe.probes.window_reach import classify

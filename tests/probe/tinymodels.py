@@ -19,7 +19,12 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(DIM, 3 * DIM)
         self.out = nn.Linear(DIM, DIM)
         self.window, self.leak, self.bidirectional, self.prefix = window, leak, bidirectional, prefix
-        self.model = model.__dict__  # the owner's settings (kernel, bugs), without registering it as a child
+        object.__setattr__(self, "owner", model)  # not registered as a child; a deepcopy copies it along
+
+    @property
+    def model(self) -> dict:
+        """The owner's settings (kernel, bugs): those of the copy, in a copy (the float64 recheck's)."""
+        return self.owner.__dict__
 
     def allowed(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         q, k = queries[:, None], keys[None, :]
@@ -30,11 +35,17 @@ class Attention(nn.Module):
             ok = ok | ((q < self.prefix) & (k < self.prefix))
         if self.window is not None and self.model["enforce_window"]:
             ok = ok & (k > q - self.window)
+        if self.model["chunk"]:
+            ok = ok & (k // self.model["chunk"] == q // self.model["chunk"])
         return ok
 
     def forward(self, x: torch.Tensor, past: tuple | None) -> tuple[torch.Tensor, tuple]:
         batch, length, _ = x.shape
+        if self.model["crash_kernel"] == self.model["attn_implementation"]:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
         q, k, v = (t.view(batch, length, HEADS, -1).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
+        if self.model["caching"] and self.model["cache_key_scale"]:  # the bug: keys go wrong once a cache is kept
+            k = k * (1 + self.model["cache_key_scale"])
         offset = 0 if past is None else past[0].shape[-2] + self.model["dropped"]
         if past is not None:
             whole = torch.cat([past[0], k], dim=-2), torch.cat([past[1], v], dim=-2)
@@ -76,13 +87,15 @@ class TinyLM(nn.Module):
     def __init__(self, layers: int = 2, window: int | None = None, leak: int = 0, bidirectional: bool = False,
                  prefix: int = 0, enforce_window: bool = True, drop_cache_token: bool = False,
                  bad_kernel: bool = False, declared: dict | None = None, seed: int = 0,
-                 length_rounding: float = 0.0, chunk_forgets_cache: bool = False) -> None:
+                 length_rounding: float = 0.0, chunk_forgets_cache: bool = False, chunk: int | None = None,
+                 cache_key_scale: float = 0.0, crash_kernel: str | None = None) -> None:
         super().__init__()
         torch.manual_seed(seed)
         self.attn_implementation = "sdpa"
         self.enforce_window, self.drop_cache_token, self.bad_kernel, self.dropped = (
             enforce_window, drop_cache_token, bad_kernel, 0)
         self.length_rounding, self.chunk_forgets_cache = length_rounding, chunk_forgets_cache
+        self.chunk, self.cache_key_scale, self.crash_kernel, self.caching = chunk, cache_key_scale, crash_kernel, False
         self.embed = nn.Embedding(VOCAB, DIM)
         self.blocks = nn.ModuleList(Block(window=window, leak=leak, bidirectional=bidirectional, prefix=prefix,
                                           model=self) for _ in range(layers))
@@ -98,6 +111,7 @@ class TinyLM(nn.Module):
     def forward(self, input_ids: torch.Tensor, cache: list | None = None, use_cache: bool = False):
         if cache is None:
             self.dropped = 0
+        self.caching = use_cache
         x = self.embed(input_ids)
         stored = []
         for index, block in enumerate(self.blocks):

@@ -6,11 +6,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from modelcard.inspect.kv_cache import bytes_at
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import Outcome, finding, skipped
-from modelcard.probe.probes.window_reach import claimed_windows
 from modelcard.probe.registry import probe
+from modelcard.probe.shared import bytes_at, bytes_per_token, claimed_windows, put
 
 
 def measure_layers(ctx: ProbeContext, short: int, long: int) -> list[dict[str, Any]]:
@@ -22,7 +21,7 @@ def measure_layers(ctx: ProbeContext, short: int, long: int) -> list[dict[str, A
     subject_layers = (ctx.subject_facts.get("attention") or {}).get("layers") or []
     rows = []
     for index, (a, b, c) in enumerate(zip(at_half, at_short, at_long, strict=True)):
-        per_token = (b.kv_bytes - a.kv_bytes) // (short - half)
+        per_token = bytes_per_token(a.kv_bytes, b.kv_bytes, short - half)
         cap = c.tokens if c.tokens is not None and c.tokens < long else None
         if per_token == 0 and b.tokens is None:
             kind = "state" if b.state_bytes else "none"
@@ -125,8 +124,9 @@ def _record(ctx: ProbeContext, rows: list[dict[str, Any]], total: int, state: in
             row = rows[twin_index]
             if row.get("cap_reached") is False:  # untested on the twin: the documented model's formula stands
                 continue
-            outcome.measured[f"/kv_cache/layers/{index}/kind"] = row["kind"]
-            outcome.measured[f"/kv_cache/layers/{index}/max_tokens"] = row["max_tokens"]
+            # measured on the layers the twin kept, derived on the layers of the same kind they stand for
+            put(outcome, ctx.adapter, index, f"/kv_cache/layers/{index}/kind", row["kind"])
+            put(outcome, ctx.adapter, index, f"/kv_cache/layers/{index}/max_tokens", row["max_tokens"])
             if index < len(layers):
                 layers[index].update(kind=row["kind"], max_tokens=row["max_tokens"])
         if layers and all(layer.get("bytes_per_token") is not None for layer in layers):

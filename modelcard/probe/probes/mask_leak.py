@@ -67,14 +67,20 @@ def mask_leak(ctx: ProbeContext, length: int = 24, batch: int = 2) -> Outcome:
             outcome.measured[pointer] = result["mask"]
         else:
             outcome.measured[f"/masking/stacks/{stack}"] = {"mask": result["mask"], "window": None, "chunk": None}
-    if declared == "causal" and result["mask"] != "causal":
+    if declared and declared != result["mask"]:
+        # Whatever was declared: a mask that measures otherwise is the model not doing what its card says.
+        outcome.status = "fail"
+        what = result["mask"] if result["mask"] == "causal" else (
+            f"{result['mask']}: a position sees up to {result['lookahead']} later tokens")
+        message = (f"the {stack} stack is declared causal but its mask leaks: earlier outputs change with later "
+                   "tokens" if declared == "causal" else
+                   f"the {stack} stack is declared {declared} but measures {result['mask']}"
+                   + (": no position sees a later one" if result["mask"] == "causal" else ""))
+        outcome.findings.append(finding("error", pointer, declared, what, message))
+    elif result["mask"] == "leaky":
         outcome.status = "fail"
         outcome.findings.append(finding(
-            "error", pointer, declared, f"{result['mask']}: a position sees up to {result['lookahead']} later tokens",
-            f"the {stack} stack is declared causal but its mask leaks: earlier outputs change with later tokens"))
-    elif declared and declared != result["mask"]:
-        outcome.findings.append(finding("warning", pointer, declared, result["mask"],
-                                        f"the {stack} stack is declared {declared} but measures {result['mask']}"))
-    elif declared is None and result["mask"] == "leaky":
-        outcome.status = "fail"
+            "error", pointer, None, f"leaky: a position sees up to {result['lookahead']} later tokens",
+            f"the {stack} stack's mask is neither causal, bidirectional nor prefix: some positions see some later "
+            "tokens"))
     return outcome

@@ -10,8 +10,8 @@ import time
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.memory import peak_bytes
 from modelcard.probe.outcome import Outcome, skipped
-from modelcard.probe.probes.kv_layout import bytes_at
 from modelcard.probe.registry import probe
+from modelcard.probe.shared import bytes_at
 
 
 def slope(points: list[tuple[int, float]]) -> float | None:

@@ -6,36 +6,54 @@ from __future__ import annotations
 from typing import Any
 
 from modelcard.probe.context import ProbeContext
+from modelcard.probe.hooks import capture, perturb_input, run_until
 from modelcard.probe.outcome import Outcome, finding, skipped
-from modelcard.probe.probes._hooks import capture, perturb_input, run_until
 from modelcard.probe.registry import probe
+from modelcard.probe.shared import (
+    WINDOW_KEYS,
+    WINDOWED,
+    block_of,
+    claimed_windows,
+    ignored_window_keys,
+    is_measured_layer,
+    put,
+)
 
-WINDOWED = ("sliding", "chunked")
 COMPARED = ("full", *WINDOWED)
-WINDOW_KEYS = {"sliding_window": "sliding", "attention_chunk_size": "chunked", "window": "sliding"}
 RELATIVE_TOLERANCE = 1e-6
+# Positions perturbed in each block. 0 and 1 tell a sliding window (its reach ends one token later from 1) from a
+# chunk (the same end from both) and give either's size; the rest check the pattern over several small windows
+# and chunks (a window of 3 ends at 2, 3, 4, 5, 7, 10; a chunk of 4 at 3, 3, 3, 3, 7, 11).
+POSITIONS = (0, 1, 2, 3, 5, 8)
+
+
+def _sliding_end(p: int, window: int, last: int) -> int:
+    return min(p + window - 1, last)
+
+
+def _chunk_end(p: int, chunk: int, last: int) -> int:
+    return min((p // chunk + 1) * chunk - 1, last)
 
 
 def classify(ends: dict[int, int], length: int) -> dict[str, Any]:
-    """Kind and window of one layer from the last changed position after perturbing each position p:
-    a sliding window W reaches p + W - 1 from every p; a chunk of C ends at the same multiple of C; a layer
-    that reaches the last position from every p is not windowed within the length tested."""
+    """Kind and window of one layer from the last changed position after perturbing each position p: a sliding
+    window W reaches p + W - 1 from every p; a chunk of C ends at the next multiple of C; a layer that reaches
+    the last position from every p is not windowed within the length tested. Each hypothesis is sized from the
+    first position whose reach stops short of the input's end and must then predict every other position."""
+    last = length - 1
     reaches = {p: end - p + 1 for p, end in ends.items()}
-    if all(end == length - 1 for end in ends.values()):
+    if all(end == last for end in ends.values()):
         return {"kind": "full", "window": None, "reach": reaches}
-    if len(set(reaches.values())) == 1:
-        return {"kind": "sliding", "window": next(iter(reaches.values())), "reach": reaches}
-    if len({end for end in ends.values()}) == 1:
-        return {"kind": "chunked", "window": next(iter(ends.values())) + 1, "reach": reaches}
+    first = min(p for p, end in ends.items() if end < last)
+    window = ends[first] - first + 1
+    if window >= 1 and all(end == _sliding_end(p, window, last) for p, end in ends.items()):
+        return {"kind": "sliding", "window": window, "reach": reaches}
+    for chunks_before in range(first + 1):  # the chunk holding `first` ends at (chunks_before + 1) * C - 1
+        chunk, rest = divmod(ends[first] + 1, chunks_before + 1)
+        if rest == 0 and chunk > 0 and first // chunk == chunks_before and all(
+                end == _chunk_end(p, chunk, last) for p, end in ends.items()):
+            return {"kind": "chunked", "window": chunk, "reach": reaches}
     return {"kind": "irregular", "window": None, "reach": reaches}
-
-
-def claimed_windows(ctx: ProbeContext) -> list[int]:
-    windows = [layer["window"] for layer in ctx.layers() if layer.get("window")]
-    windows += [item["value"] for item in ctx.ignored_config_keys
-                if item["key"] in WINDOW_KEYS and isinstance(item["value"], int)]
-    windows += [value for key, value in ctx.declared.items() if key in WINDOW_KEYS and isinstance(value, int)]
-    return windows
 
 
 def measure_block(ctx: ProbeContext, blocks: list[Any], index: int, input_ids: Any, base: dict[int, Any],
@@ -73,7 +91,7 @@ def _documented_layers(ctx: ProbeContext, blocks: list[Any]) -> list[dict[str, A
 
 @probe("window-reach", "How far back each layer sees")
 def window_reach(ctx: ProbeContext, length: int | None = None, min_length: int = 64, margin: int = 16,
-                 max_length: int = 16384, positions: tuple[int, ...] = (1, 4)) -> Outcome:
+                 max_length: int = 16384, positions: tuple[int, ...] = POSITIONS) -> Outcome:
     import torch
 
     blocks = ctx.adapter.blocks()
@@ -88,6 +106,7 @@ def window_reach(ctx: ProbeContext, length: int | None = None, min_length: int =
     if length > max_length:
         return skipped(f"measuring the claimed windows needs {length:,} tokens; max_length is {max_length:,}",
                        needed_length=length)
+    positions = [p for p in positions if p < length - 1]
     input_ids = ctx.random_ids(length, salt=7)
     base: dict[int, Any] = {}
     with capture(blocks, base), torch.no_grad():
@@ -105,21 +124,25 @@ def window_reach(ctx: ProbeContext, length: int | None = None, min_length: int =
 
 def compare_layers(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict[int, dict[str, Any]],
                    outcome: Outcome, length: int) -> None:
-    layer_map = ctx.adapter.layer_map
-    rows, unreached = [], []
+    """Every documented layer is compared with the block that stands for it, or listed as unmapped with the
+    reason. On a twin, a block's result is measured for the layer the twin kept and derived for the others."""
+    adapter = ctx.adapter
+    rows, unreached, unmapped = [], [], []
     for layer in layers:
-        block = layer_map[layer["index"]] if layer_map else layer["index"]
-        if block not in blocks:
+        block = block_of(adapter, layer["index"], len(blocks))
+        if block is None:
+            unmapped.append({"index": layer["index"], "kind": layer["kind"], "reason": _unmapped_reason(
+                adapter, layer["index"], len(blocks))})
             continue
         got = blocks[block]
         pointer = f"/attention/layers/{layer['index']}"
+        row = {"index": layer["index"], "block": block,
+               "provenance": "measured" if is_measured_layer(adapter, layer["index"]) else "derived"}
         if layer["kind"] not in COMPARED:  # linear and state-space layers: reach is reported, no window to check
             reach = "all tokens tested" if got["kind"] == "full" else f"{max(got['reach'].values())} tokens"
-            rows.append({"index": layer["index"], "block": block, "declared": [layer["kind"], None],
-                         "measured": [f"reach {reach}", None]})
+            rows.append({**row, "declared": [layer["kind"], None], "measured": [f"reach {reach}", None]})
             continue
-        rows.append({"index": layer["index"], "block": block, "declared": [layer["kind"], layer["window"]],
-                     "measured": [got["kind"], got["window"]]})
+        rows.append({**row, "declared": [layer["kind"], layer["window"]], "measured": [got["kind"], got["window"]]})
         if _beyond_input(layer, got, length):
             # A window as long as the input cannot bind: a full reach agrees with it, and says nothing of it.
             rows[-1]["window_beyond_input"] = True
@@ -134,17 +157,40 @@ def compare_layers(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict
                 message = f"layer {layer['index']} claims {said} but measures {seen}"
             outcome.findings.append(finding("error", f"{pointer}/window", said, seen, message))
         if got["kind"] in COMPARED and not layer.get("claimed_only"):
-            outcome.measured[f"{pointer}/kind"] = got["kind"]
-            outcome.measured[f"{pointer}/window"] = got["window"]
+            put(outcome, adapter, layer["index"], f"{pointer}/kind", got["kind"])
+            put(outcome, adapter, layer["index"], f"{pointer}/window", got["window"])
     if layers and layers[0].get("claimed_only"):
         outcome.measured["/attention/layers"] = [
             {"index": i, "stack": "decoder", "kind": blocks[i]["kind"] if blocks[i]["kind"] in COMPARED else "full",
              "window": blocks[i]["window"]} for i in sorted(blocks)]
     outcome.details["layers"] = rows
+    if unmapped:
+        _unmapped(outcome, unmapped, len(blocks))
+    watched = {row["block"] for row in rows}
+    if set(blocks) - watched:
+        outcome.details["blocks_without_layer"] = sorted(set(blocks) - watched)
     if unreached:
         _window_beyond_input(ctx, unreached, outcome, length)
     _stack_windows(ctx, outcome)
     _ignored_keys(ctx, layers, blocks, outcome, length)
+
+
+def _unmapped_reason(adapter: Any, index: int, blocks: int) -> str:
+    if adapter.layer_map is not None and not 0 <= index < len(adapter.layer_map):
+        return f"the twin's layer map covers {len(adapter.layer_map)} layers, not layer {index}"
+    return f"the stack the probe watches has {blocks} block(s), none for layer {index}"
+
+
+def _unmapped(outcome: Outcome, unmapped: list[dict[str, Any]], blocks: int) -> None:
+    """Layers with no block to watch: listed, and a warning says their windows were not measured."""
+    outcome.details["unmapped_layers"] = unmapped
+    indices = [item["index"] for item in unmapped]
+    shown = ", ".join(map(str, indices[:8])) + (", ..." if len(indices) > 8 else "")
+    outcome.findings.append(finding(
+        "warning", f"/attention/layers/{indices[0]}", "every layer's reach is measured",
+        {"unmapped_layers": indices, "blocks_watched": blocks},
+        f"{len(indices)} documented layer(s) ({shown}) have no block the probe could watch "
+        f"({unmapped[0]['reason']}): their reach was not measured"))
 
 
 def _beyond_input(layer: dict[str, Any], got: dict[str, Any], length: int) -> bool:
@@ -164,7 +210,7 @@ def _window_beyond_input(ctx: ProbeContext, layers: list[dict[str, Any]], outcom
         (layer["kind"], layer["window"]) for layer in layers))
     outcome.details["windows_beyond_input"] = {"layers": [layer["index"] for layer in layers], "windows": windows,
                                                "length": length}
-    if limit and length >= limit:
+    if limit and all(layer["window"] >= limit for layer in layers):
         outcome.findings.append(finding(
             "warning", f"/attention/layers/{layers[0]['index']}/window", said,
             f"full attention over all {length:,} tokens the model accepts",
@@ -178,30 +224,46 @@ def _stack_windows(ctx: ProbeContext, outcome: Outcome) -> None:
     for stack in stacks:
         layers = [layer for layer in ctx.layers() if layer["stack"] == stack]
         pointers = [f"/attention/layers/{layer['index']}" for layer in layers]
-        if not layers or any(f"{p}/kind" not in outcome.measured for p in pointers):
+        found = {**outcome.derived, **outcome.measured}
+        if not layers or any(f"{p}/kind" not in found for p in pointers):
             continue
         for key, kind in (("window", "sliding"), ("chunk", "chunked")):
-            sizes = [outcome.measured[f"{p}/window"] for p in pointers if outcome.measured[f"{p}/kind"] == kind]
+            sizes = [found[f"{p}/window"] for p in pointers if found[f"{p}/kind"] == kind]
             outcome.derived[f"/masking/stacks/{stack}/{key}"] = min(sizes) if sizes else None
 
 
 def _ignored_keys(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict[int, dict[str, Any]],
                   outcome: Outcome, length: int) -> None:
-    """A window key in the config that the code never acts on: warn when the layers indeed see everything."""
-    layer_map = ctx.adapter.layer_map
-    measured = [blocks[layer_map[layer["index"]] if layer_map else layer["index"]] for layer in layers
-                if (layer_map[layer["index"]] if layer_map else layer["index"]) in blocks]
-    for item in ctx.ignored_config_keys:
-        if item["key"] not in WINDOW_KEYS or not isinstance(item["value"], int):
+    """A window key in the config that the attention never acts on: where the probe reached past it, warn when
+    the layers indeed see everything; otherwise say why it was not tested (never a finding about what was not
+    measured)."""
+    adapter = ctx.adapter
+    measured = [blocks[block] for layer in layers
+                if (block := block_of(adapter, layer["index"], len(blocks))) is not None]
+    reach = min(outcome.details["positions"] or [0])
+    limit = ctx.max_length()
+    untested = []
+    for item in ignored_window_keys(ctx):
+        if not item["live"]:
+            untested.append({**item, "reason": "the model's config class discards it: no code the model runs reads "
+                                               "it, so the probes do not run to it"})
             continue
-        kind = WINDOW_KEYS[item["key"]]
-        if any(m["kind"] == kind and m["window"] == item["value"] for m in measured):
+        if limit and item["value"] >= limit:
+            untested.append({**item, "reason": f"at least as wide as the {limit:,} tokens the model accepts: it "
+                                               "cannot bind"})
+            continue
+        if reach + item["value"] > length - 1:
+            untested.append({**item, "reason": f"the {length:,}-token input does not reach past it"})
+            continue
+        if any(m["kind"] == item["kind"] and m["window"] == item["value"] for m in measured):
             continue
         outcome.findings.append(finding(
             "warning", "/attention/layers", {item["key"]: item["value"]},
             f"no layer enforces it: full attention over {length:,} tokens" if all(
                 m["kind"] == "full" for m in measured) else [m["kind"] for m in measured],
             f"config key {item['key']}={item['value']} is ignored by the model's code; measured, not trusted"))
+    if untested:
+        outcome.details["ignored_window_keys_untested"] = untested
 
 
 def _phrase(kind: str, window: int | None, length: int | None = None) -> str:
