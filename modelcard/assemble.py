@@ -37,7 +37,7 @@ def assemble(
         "probe_suite": probe_suite or {"name": "none", "probes": 0, "note": "probes were not run"},
         "probes": probes or [],
         "disclosures": copy.deepcopy(disclosures or {}),
-        "findings": findings or [],
+        "findings": [*copy.deepcopy(facts.findings), *(findings or [])],
         "inspection": {"ignored_config_keys": facts.ignored_config_keys},
         "provenance": {},
         "unknowns": dict(facts.unknowns),
@@ -47,6 +47,7 @@ def assemble(
         provenance[f"/{section}"] = "detected"
     for pointer in DERIVED_POINTERS:
         provenance[pointer] = "derived"
+    provenance.update(facts.provenance)  # what inspection assumed rather than read (an undeclared dtype)
     if record["probes"]:
         provenance["/probes"] = "measured"
     if record["disclosures"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from modelcard.inspect import (  # noqa: F401  (each module registers its inspector on import)
     architecture,
     attention,
+    config_keys,
     context,
     kv_cache,
     masking,
@@ -17,7 +18,7 @@ from modelcard.inspect.view import ModelView
 from modelcard.load import LoadedModel
 
 # Each inspector may read what the ones before it found, so the order is explicit, not import order.
-ORDER = ("model", "architecture", "attention", "masking", "position", "context_window", "kv_cache")
+ORDER = ("model", "architecture", "attention", "masking", "position", "context_window", "kv_cache", "config_keys")
 
 
 def inspect_loaded(loaded: LoadedModel) -> Facts:

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import inspect as pyinspect
 from typing import Any
 
 from modelcard.inspect.configs import HIDDEN_KEYS, LAYER_KEYS, read
 from modelcard.inspect.facts import Facts
 from modelcard.inspect.heads import self_attention, stack_heads
-from modelcard.inspect.layer_kinds import Layer, stack_layers
-from modelcard.inspect.modules import attention_modules, causal_flags, mixer_kind
+from modelcard.inspect.layer_kinds import WINDOW_SPELLINGS, Layer, stack_layers, window_key
+from modelcard.inspect.lengths import context_length
+from modelcard.inspect.modules import attention_modules, causal_flags, is_attention, mixer_kind
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.stacks import Stack, find_stacks
+from modelcard.inspect.state import Structure, main_stack
 from modelcard.inspect.view import ModelView
 
 STACK_MODALITY = {"vision": "image", "audio": "audio"}
 GENERATING_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 RECURRENT_KINDS = ("linear", "state-space")
 CAUSAL_MASK_BUILDERS = ("create_causal_mask", "_prepare_4d_causal_attention_mask", "_make_causal_mask")
+# in a stack's forward: the mask depends on the config (T5Stack serves both sides), or is bidirectional
+CACHE_ARGUMENTS = ("past_key_values", "past_key_value", "cache", "cache_params", "layer_past", "use_cache")
+CONDITIONAL_MASK_MARKERS = ("is_decoder", "is_causal=self", "create_bidirectional_mask", "_prepare_4d_attention_mask",
+                            "bidirectional_mask", "_expand_mask")
 
 
 def model_is_causal(view: ModelView) -> bool:
@@ -35,7 +42,44 @@ def model_is_causal(view: ModelView) -> bool:
     return any(view.code_reads(name) for name in CAUSAL_MASK_BUILDERS)
 
 
+def forward_source(module: Any) -> str:
+    try:
+        return pyinspect.getsource(type(module).forward)
+    except (OSError, TypeError):
+        return ""
+
+
+def takes_a_cache(module: Any) -> bool:
+    """Whether a stack's forward accepts a cache at all (CLIP's and SigLIP's text towers do not: they encode)."""
+    try:
+        parameters = pyinspect.signature(type(module).forward).parameters
+    except (TypeError, ValueError):
+        return True
+    return any(name in parameters for name in CACHE_ARGUMENTS) or "past_key_values" in forward_source(module)
+
+
+def forward_builds_causal_mask(stack: Stack) -> bool:
+    """The stack's own forward (or that of a module under it holding the same config, attention modules aside)
+    builds a causal mask whatever the config says: CLIP's text transformer calls create_causal_mask although
+    its attention modules carry is_causal = False."""
+    if stack.module is None:
+        return False
+    holders = [module for module in stack.module.modules()
+               if (module is stack.module or getattr(module, "config", None) is stack.config)
+               and not is_attention(module)]
+    for module in holders[:8]:
+        source = forward_source(module)
+        causal = any(builder in source for builder in CAUSAL_MASK_BUILDERS) or "is_causal=True" in source
+        if causal and not any(marker in source for marker in CONDITIONAL_MASK_MARKERS):
+            return True
+    return False
+
+
 def stack_is_causal(stack: Stack, view: ModelView) -> bool:
+    """What the stack's code does: a causal mask that its forward builds, else the `is_causal` its attention
+    modules carry, else its role."""
+    if stack.name in ("text", "encoder", "vision", "audio") and forward_builds_causal_mask(stack):
+        return True
     flags = causal_flags(self_attention(stack))
     if flags:
         return flags == {True}
@@ -44,13 +88,11 @@ def stack_is_causal(stack: Stack, view: ModelView) -> bool:
     return stack.name == "text" and type(view.model).__name__.endswith(GENERATING_SUFFIXES)
 
 
-def main_stack(stacks: list[Stack]) -> Stack:
-    """The stack that the card's headline facts describe: the language model where there is one."""
-    for name in ("decoder", "text", "encoder"):
-        for stack in stacks:
-            if stack.name == name:
-                return stack
-    return stacks[0]
+def generates(stack: Stack, view: ModelView) -> bool:
+    """A causal text stack that generates: the model's class says so, or the stack takes a cache (a causal text
+    encoder such as VideoPrism's or CLIP's does neither)."""
+    return type(view.model).__name__.endswith(GENERATING_SUFFIXES) or stack.module is None or \
+        takes_a_cache(stack.module)
 
 
 def architecture_class(view: ModelView, stacks: list[Stack], layers: dict[str, list[Layer]]) -> str | None:
@@ -71,7 +113,7 @@ def architecture_class(view: ModelView, stacks: list[Stack], layers: dict[str, l
         return "state-space"
     if kinds & set(RECURRENT_KINDS) or any(layer.state for layer in layers.get(main.name, [])):
         return "hybrid"
-    if main.name == "decoder" or (main.name == "text" and stack_is_causal(main, view)):
+    if main.name == "decoder" or (main.name == "text" and stack_is_causal(main, view) and generates(main, view)):
         return "decoder-only"
     return "encoder-only"
 
@@ -87,12 +129,32 @@ def stack_summary(stack: Stack, heads: dict[str, Any], layers: list[Layer], view
     }
 
 
+def whole_context_windows(stack: Stack, layers: list[Layer], facts: Facts) -> None:
+    """A sliding window or chunk at least as wide as the context covers every position a token can see: those
+    layers are full attention (Phi-3-mini-128k: sliding_window 262,144 on a 131,072-token context), and the key
+    is listed as having no effect."""
+    limit = context_length(stack.config)
+    if not limit:
+        return
+    for layer in layers:
+        if layer.kind not in WINDOW_SPELLINGS or not layer.window or layer.window < limit:
+            continue
+        key = window_key(stack.config, layer.index, layer.kind)
+        noun = "window" if layer.kind == "sliding" else "chunk"
+        facts.ignored(key, layer.window, f"a {noun} of {layer.window:,} tokens is at least the context window "
+                                         f"({limit:,} tokens): it covers every position, so those layers attend "
+                                         f"to the full context and the key has no effect")
+        layer.kind, layer.window = "full", None
+
+
 @inspector("architecture")
 def inspect_architecture(view: ModelView, facts: Facts) -> None:
     stacks = find_stacks(view.config, view.model, model_is_causal(view)) if view.config is not None else []
     layers = {stack.name: stack_layers(stack, view.code_reads) for stack in stacks}
+    for stack in stacks:
+        whole_context_windows(stack, layers[stack.name], facts)
     heads = {stack.name: stack_heads(stack) for stack in stacks}
-    facts.scratch.update(stacks=stacks, layers=layers, heads=heads)
+    facts.structure = Structure(stacks=stacks, layers=layers, heads=heads)
     arch_class = architecture_class(view, stacks, layers)
     if arch_class is None:
         facts.null("/architecture/class", "a custom module without a declared masking; see the mask-leak probe")

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelcard.inspect.architecture import main_stack
 from modelcard.inspect.configs import as_int, read
 from modelcard.inspect.facts import NOT_APPLICABLE, NOT_MEASURED, Facts
+from modelcard.inspect.lengths import CONTEXT_KEYS, scaled_length, stated_length
 from modelcard.inspect.position import LEARNED_NAMES
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.view import ModelView
 
-CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "max_sequence_length",
-                "max_target_positions", "n_ctx", "max_seq_length", "model_max_length")
 UNBOUNDED = {
     "relative-bias": "relative position buckets set no architectural limit on the input length",
     "alibi": "ALiBi biases set no architectural limit on the input length",
@@ -32,31 +30,19 @@ def padding_offset(view: ModelView, module: Any) -> int:
     return 0
 
 
-def stated_length(facts: Facts, view: ModelView) -> Any:
-    stacks = facts.scratch["stacks"]
-    config = main_stack(stacks).config if stacks else view.text_config
-    value = as_int(read(config, *CONTEXT_KEYS))
-    return value if value and value > 0 else None  # XLNet states -1: no limit
-
-
 @inspector("context_window")
 def inspect_context(view: ModelView, facts: Facts) -> None:
     position = facts.values.get("position") or {}
-    declared = stated_length(facts, view)
+    main = facts.structure.main
+    declared = stated_length(main.config if main else view.text_config)
     if declared is None and view.loaded is not None:
         declared = as_int(view.loaded.declared.get("context_window"))
     scaling = (position.get("rope") or {}).get("scaling")
-    original = None
-    if scaling:
-        original = as_int(scaling.get("original_context"))
-        factor = scaling.get("factor")
-        # Released long-context configs usually fold the scaling into max_position_embeddings already;
-        # scale only a config that still states the original length (vLLM scaled twice: PR #53634).
-        if original and factor and declared == original:
-            declared = int(original * factor)
-    stacks = facts.scratch["stacks"]
-    if declared and position.get("kind") == "learned-absolute" and stacks:
-        declared -= padding_offset(view, main_stack(stacks).module or view.model)
+    original = as_int(scaling.get("original_context")) if scaling else None
+    declared = scaled_length(declared, scaling)
+    if declared and main is not None and (position.get("stacks") or {}).get(main.name, position.get("kind")) == \
+            "learned-absolute":
+        declared -= padding_offset(view, main.module or view.model)
     facts.values["context_window"] = {"declared": declared, "original": original, "effective": None}
     if declared is None:
         kind = position.get("kind")

@@ -55,7 +55,7 @@ def features(view: ModelView, facts: Facts) -> list[str]:
         found.append("qk-norm")
     if uses_alibi(view):
         found.append("alibi")
-    if kv_shared_layers(view):
+    facts.structure.kv_shared = kv_shared_layers(view)
+    if facts.structure.kv_shared:
         found.append("kv-sharing")
-    facts.scratch["kv_shared"] = kv_shared_layers(view)
     return found

@@ -8,17 +8,23 @@ from __future__ import annotations
 import inspect as pyinspect
 from typing import Any
 
-from modelcard.inspect.architecture import main_stack
+from modelcard.inspect.architecture import takes_a_cache
 from modelcard.inspect.configs import as_int, layer_config, read
 from modelcard.inspect.facts import NOT_APPLICABLE, Facts
 from modelcard.inspect.heads import HEAD_DIM_KEYS, self_attention
 from modelcard.inspect.layer_kinds import Layer
 from modelcard.inspect.registry import inspector
+from modelcard.inspect.state import main_stack
 from modelcard.inspect.state_size import state_values
 from modelcard.inspect.view import ModelView
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "float8_e4m3fn": 1, "float8_e5m2": 1}
 CAPPED = ("sliding", "chunked")
+# what the KV figures are given at when neither the weights nor the config say: the dtype most released checkpoints
+# of this kind use; marked `derived` (assumed), never `detected`
+ASSUMED_DTYPE = "bfloat16"
+KV_POINTERS = ("/kv_cache/dtype", "/kv_cache/bytes_per_token", "/kv_cache/constant_state_bytes", "/kv_cache/bytes_at",
+               "/kv_cache/layers")
 
 
 def latent_is_cached(attention: Any) -> bool:
@@ -69,17 +75,17 @@ def powers_of_two_upto(limit: int) -> list[int]:
     return points
 
 
-def cache_layers(view: ModelView, facts: Facts) -> list[dict[str, Any]] | None:
+def cache_layers(view: ModelView, facts: Facts, dtype: str) -> list[dict[str, Any]] | None:
     """One entry per layer of the generating stack: kind, bytes per token, cap, constant state."""
-    stacks = facts.scratch["stacks"]
-    main = main_stack(stacks)
-    heads = facts.scratch["heads"][main.name]
-    width = DTYPE_BYTES.get(facts.values["model"]["dtype"], 4)
+    structure = facts.structure
+    main = main_stack(structure.stacks)
+    heads = structure.heads[main.name]
+    width = DTYPE_BYTES.get(dtype, 4)
     attentions = [module for _, module in self_attention(main)]
-    shared = set(facts.scratch.get("kv_shared") or [])
+    shared = set(structure.kv_shared)
     entries = []
     attention_seen = 0
-    for layer in facts.scratch["layers"][main.name]:
+    for layer in structure.layers[main.name]:
         entry: dict[str, Any] = {"index": layer.index, "kind": layer.kind if layer.kind in CAPPED else "full",
                                  "bytes_per_token": 0, "max_tokens": None}
         if layer.state:
@@ -115,21 +121,31 @@ def bytes_at(entries: list[dict[str, Any]], tokens: int) -> int:
 @inspector("kv_cache")
 def inspect_kv_cache(view: ModelView, facts: Facts) -> None:
     dtype = facts.values["model"]["dtype"]
+    if dtype is None:
+        dtype = ASSUMED_DTYPE
+        facts.structure.dtype_assumed = True
+        facts.provenance.update(dict.fromkeys(KV_POINTERS, "derived"))
     empty = {"dtype": dtype, "bytes_per_token": None, "constant_state_bytes": None, "bytes_at": [], "layers": [],
              "source": "formula"}
-    stacks = facts.scratch["stacks"]
+    stacks = facts.structure.stacks
     arch_class = facts.values["architecture"]["class"]
     if not stacks:
         facts.values["kv_cache"] = empty
         facts.null("/kv_cache/bytes_per_token", "a custom module: its cache is not visible statically; see kv-layout")
         facts.null("/kv_cache/constant_state_bytes", "a custom module: its cache is not visible statically")
         return
-    if arch_class in ("encoder-only", "vision-encoder") or main_stack(stacks).name not in ("decoder", "text"):
+    main = main_stack(stacks)
+    if arch_class in ("encoder-only", "vision-encoder") or main.name not in ("decoder", "text"):
         facts.values["kv_cache"] = {**empty, "bytes_per_token": 0, "constant_state_bytes": 0}
         facts.null("/kv_cache/layers", "an encoder attends over its whole input at once: it keeps no cache",
                    NOT_APPLICABLE)
         return
-    entries = cache_layers(view, facts)
+    if main.name == "text" and main.module is not None and not takes_a_cache(main.module):
+        facts.values["kv_cache"] = {**empty, "bytes_per_token": 0, "constant_state_bytes": 0}
+        facts.null("/kv_cache/layers", f"the text tower ({type(main.module).__name__}) encodes its input in one pass "
+                                       "and takes no cache", NOT_APPLICABLE)
+        return
+    entries = cache_layers(view, facts, dtype)
     if entries is None:
         facts.values["kv_cache"] = empty
         facts.null("/kv_cache/bytes_per_token", "heads, head size or a recurrent state shape are not visible "
@@ -149,3 +165,7 @@ def inspect_kv_cache(view: ModelView, facts: Facts) -> None:
         "layers": entries,
         "source": "formula",
     }
+    if facts.structure.dtype_assumed:
+        facts.finding("info", "/kv_cache/dtype", None, ASSUMED_DTYPE,
+                      f"the config declares no dtype and no weights were loaded: the KV-cache figures assume "
+                      f"{ASSUMED_DTYPE} (2 bytes a value)")

@@ -26,7 +26,9 @@ LAYER_TYPE_KINDS: dict[str, tuple[str | None, bool]] = {
     "compressed_sparse_attention": ("block-sparse", False), "heavily_compressed_attention": ("block-sparse", False),
     "moe": (None, False), "mlp": (None, False), "dummy": (None, False),
 }
-WINDOW_KEYS = {"sliding": "sliding_window", "chunked": "attention_chunk_size"}
+# the config keys a layer's window is read from, by kind, in the order they are tried
+WINDOW_SPELLINGS = {"sliding": ("sliding_window", "attention_window_size", "window_size", "local_window_size"),
+                    "chunked": ("attention_chunk_size",)}
 NEMOTRON_PATTERN = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
 
 
@@ -41,12 +43,15 @@ class Layer:
 
 
 def _window(config: Any, index: int, kind: str, stack: Stack) -> int | None:
-    if kind == "sliding":
-        own = layer_config(config, index)
-        return as_int(read(own, "sliding_window", "attention_window_size", "window_size", "local_window_size"))
-    if kind == "chunked":
-        return as_int(read(layer_config(config, index), "attention_chunk_size"))
+    if kind in WINDOW_SPELLINGS:
+        return as_int(read(layer_config(config, index), *WINDOW_SPELLINGS[kind]))
     return None
+
+
+def window_key(config: Any, index: int, kind: str) -> str:
+    """The config key that layer `index`'s window of `kind` was read from."""
+    own = layer_config(config, index)
+    return next((key for key in WINDOW_SPELLINGS[kind] if read(own, key) is not None), WINDOW_SPELLINGS[kind][0])
 
 
 def declared_types(stack: Stack, count: int, code_reads: Any) -> list[str] | None:

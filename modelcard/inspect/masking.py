@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from modelcard.inspect.architecture import stack_is_causal
 from modelcard.inspect.facts import Facts
 from modelcard.inspect.registry import inspector
@@ -10,6 +12,8 @@ from modelcard.inspect.view import ModelView
 STACK_MASK = {"decoder-only": "causal", "encoder-only": "bidirectional", "vision-encoder": "bidirectional"}
 # a causal language model whose code lets a prefix (image + prompt) attend both ways
 PREFIX_MARKERS = ("is_prefix", "prefix_mask", "bidirectional_mask_function")
+# transformers 5: PaliGemma makes every token of type 0 (image + prompt) one bidirectional block
+PREFIX_BLOCK = re.compile(r"block_sequence_ids\W{0,8}\s*=\s*torch\.where\(\s*token_type_ids\s*==\s*0")
 
 
 def stack_mask(view: ModelView, stack) -> str:
@@ -18,6 +22,8 @@ def stack_mask(view: ModelView, stack) -> str:
     if stack.name == "text" and any(view.code_reads(marker) for marker in PREFIX_MARKERS) and \
             view.code_reads("token_type_ids"):
         return "prefix"
+    if stack.name == "text" and PREFIX_BLOCK.search(view.modeling_source):
+        return "prefix"
     return "causal"
 
 
@@ -25,7 +31,7 @@ def stack_mask(view: ModelView, stack) -> str:
 def inspect_masking(view: ModelView, facts: Facts) -> None:
     arch_class = facts.values["architecture"]["class"]
     layers = facts.values["attention"]["layers"]
-    stacks_by_name = {stack.name: stack for stack in facts.scratch["stacks"]}
+    stacks_by_name = {stack.name: stack for stack in facts.structure.stacks}
     stacks: dict[str, dict] = {}
     for name in dict.fromkeys(layer["stack"] for layer in layers):
         stack_layers = [layer for layer in layers if layer["stack"] == name]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelcard.inspect.facts import NOT_APPLICABLE, Facts
+from modelcard.inspect.facts import NOT_APPLICABLE, UNKNOWN, Facts
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.view import ModelView
 
@@ -22,14 +22,22 @@ def dtype_name(dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def model_dtype(view: ModelView) -> str:
+def model_dtype(view: ModelView) -> str | None:
+    """The weights' dtype; without weights, the dtype the config declares (`dtype`, or the older `torch_dtype`
+    that transformers folds into it), in the config or its text config; None when nothing says. A custom
+    module's parameters carry the dtype its author built them with, on the meta device too."""
     loaded = view.loaded
-    if loaded is not None and loaded.has_weights:
+    if loaded is not None and (loaded.has_weights or view.config is None):
         for parameter in view.model.parameters():
             if parameter.is_floating_point():
                 return dtype_name(parameter.dtype)
-    declared = view.get("dtype", config=view.config) if view.config is not None else None
-    return dtype_name(declared) if declared is not None else "float32"
+    if view.config is None:
+        return "float32"  # a custom module without floating-point parameters: torch's default
+    for config in (view.config, view.text_config):
+        declared = view.get("dtype", config=config)
+        if declared is not None and dtype_name(declared) != "auto":
+            return dtype_name(declared)
+    return None
 
 
 @inspector("model")
@@ -51,6 +59,9 @@ def inspect_model_identity(view: ModelView, facts: Facts) -> None:
         "weights": loaded.has_weights,
         "library": {"transformers": transformers.__version__, "torch": torch.__version__.split("+")[0]},
     }
+    if facts.values["model"]["dtype"] is None:
+        facts.null("/model/dtype", "the config declares no dtype (neither dtype nor torch_dtype) and no weights "
+                                   "were loaded", UNKNOWN)
     if config is None:
         facts.null("/model/model_type", "a custom nn.Module has no transformers config", NOT_APPLICABLE)
         facts.null("/model/config_sha256", "a custom nn.Module has no config file", NOT_APPLICABLE)

@@ -6,18 +6,22 @@ import inspect as pyinspect
 import re
 from typing import Any
 
-from modelcard.inspect.architecture import main_stack
-from modelcard.inspect.configs import read
+from modelcard.inspect.configs import as_int, read
 from modelcard.inspect.facts import NOT_APPLICABLE, Facts
 from modelcard.inspect.heads import self_attention
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.stacks import Stack
+from modelcard.inspect.state import main_stack
 from modelcard.inspect.view import ModelView
 
 LEARNED_NAMES = ("position_embeddings", "wpe", "embed_positions", "position_embedding", "pos_embed",
                  "embed_pos", "positional_embedding", "pos_embedding")
 RELATIVE_NAMES = ("relative_attention_bias", "rel_embeddings", "distance_embedding", "relative_position_bias_table",
                   "rel_pos_bias", "relative_position_bias", "rel_pos_h")
+# a module that rotates positions, by its class (LlamaRotaryEmbedding) or by the attribute that holds it
+# (Idefics: `self.rotary_emb = IdeficsEmbedding(...)`); built only where the config turns RoPE on
+ROPE_CLASS = re.compile(r"Rotary|RoPE|Rope")
+ROPE_ATTRIBUTE = re.compile(r"rotary|^rope|_rope", re.IGNORECASE)
 # `if self.<flag>...:` directly guarding the rotary call in an attention forward (Cohere2, Llama 4, SmolLM3)
 ROPE_GUARD = re.compile(r"if self\.(\w+)(?: is not None)?:\s*\n\s*[^\n]*apply_rotary")
 
@@ -67,12 +71,46 @@ def partial_rotary(config: Any, params: dict[str, Any]) -> float | None:
     return None if factor else 1.0  # a factor outside (0, 1] means something else in that architecture
 
 
+def applies_rope(module: Any) -> bool:
+    """Whether the module tree holds a module that rotates positions (by its class or its attribute name)."""
+    return any(ROPE_CLASS.search(type(child).__name__) or ROPE_ATTRIBUTE.search(name.rsplit(".", 1)[-1])
+               for name, child in module.named_modules() if name or ROPE_CLASS.search(type(child).__name__))
+
+
+def position_tables(module: Any) -> list[Any]:
+    """The nn.Embedding tables that add absolute positions in `module` (a stack)."""
+    import torch
+
+    return [child for name, child in module.named_modules()
+            if name.rsplit(".", 1)[-1] in LEARNED_NAMES and isinstance(child, torch.nn.Embedding)]
+
+
+def is_fixed_table(table: Any, view: ModelView) -> bool:
+    """A position table that the code freezes and fills with sinusoids (Whisper's encoder: an nn.Embedding with
+    requires_grad off, initialised from `sinusoids`): fixed positions, not learned ones."""
+    weight = getattr(table, "weight", None)
+    return weight is not None and not weight.requires_grad and "sinusoid" in view.modeling_source.lower()
+
+
+def table_offset(table: Any, view: ModelView) -> int:
+    """Rows of a learned table before the first position: BART / OPT add a fixed `offset` (2) to every position
+    id; RoBERTa-style embeddings count positions from padding_idx + 1."""
+    offset = as_int(getattr(table, "offset", None))
+    if offset and offset > 0:
+        return offset
+    if getattr(table, "padding_idx", None) is not None and view.code_reads("create_position_ids_from_input_ids"):
+        return table.padding_idx + 1
+    return 0
+
+
 def stack_position(stack: Stack, view: ModelView, alibi: bool) -> str:
+    """The position scheme that the stack's own modules apply: rotary modules, ALiBi, relative-position bias
+    tables, sinusoidal modules or frozen sinusoid tables, learned tables; else none."""
     module = stack.module if stack.module is not None else view.model
     class_names = [type(m).__name__ for m in module.modules()]
     names = {name.rsplit(".", 1)[-1] for name, _ in module.named_modules()} | {
         name.rsplit(".", 1)[-1] for name, _ in module.named_parameters()}
-    if any("Rotary" in name or "RoPE" in name or "Rope" in name for name in class_names):
+    if applies_rope(module):
         return "rope"
     if alibi and stack.name in ("decoder", "text", "encoder"):
         return "alibi"
@@ -81,9 +119,20 @@ def stack_position(stack: Stack, view: ModelView, alibi: bool) -> str:
         return "relative-bias"
     if any("Sinusoidal" in name for name in class_names):
         return "sinusoidal"
+    tables = position_tables(module)
+    if tables and all(is_fixed_table(table, view) for table in tables):
+        return "sinusoidal"
     if names & set(LEARNED_NAMES):
         return "learned-absolute"
     return "none"
+
+
+def top_kind(kinds: dict[str, str], main: Stack) -> str:
+    """The encoder and decoder of one sequence model that encode positions differently (Whisper: fixed
+    sinusoids in the encoder, a learned table in the decoder) make the model `mixed`; towers (vision, audio)
+    beside a language model are listed per stack and leave the headline to the language model."""
+    sequence = {kind for name, kind in kinds.items() if name in ("encoder", "decoder")}
+    return "mixed" if len(sequence) > 1 else kinds[main.name]
 
 
 def nope_layers(stack: Stack, view: ModelView) -> list[int]:
@@ -107,7 +156,7 @@ def nope_layers(stack: Stack, view: ModelView) -> list[int]:
 
 @inspector("position")
 def inspect_position(view: ModelView, facts: Facts) -> None:
-    stacks = facts.scratch["stacks"]
+    stacks = facts.structure.stacks
     alibi = "alibi" in facts.values["attention"]["features"]
     if not stacks:
         facts.values["position"] = {"kind": None, "rope": None, "nope_layers": []}
@@ -117,7 +166,7 @@ def inspect_position(view: ModelView, facts: Facts) -> None:
     kinds = {stack.name: stack_position(stack, view, alibi) for stack in stacks}
     main = main_stack(stacks)
     kind = kinds[main.name]
-    record: dict[str, Any] = {"kind": kind, "rope": None, "nope_layers": []}
+    record: dict[str, Any] = {"kind": top_kind(kinds, main), "rope": None, "nope_layers": []}
     params = rope_parameters(main.config) if kind == "rope" else None
     if kind == "rope" and params is not None:
         rope = {"theta": params.get("rope_theta"), "partial_rotary_factor": partial_rotary(main.config, params),
@@ -137,4 +186,12 @@ def inspect_position(view: ModelView, facts: Facts) -> None:
         facts.null("/position/rope", f"the model does not use RoPE ({kind})", NOT_APPLICABLE)
     if len(stacks) > 1:
         record["stacks"] = kinds
+    offsets = {}
+    for stack in stacks:
+        if kinds[stack.name] == "learned-absolute":
+            found = {table_offset(table, view) for table in position_tables(stack.module or view.model)}
+            if max(found, default=0):
+                offsets[stack.name] = max(found)
+    if offsets:
+        record["offsets"] = offsets
     facts.values["position"] = record

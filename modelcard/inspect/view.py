@@ -42,24 +42,44 @@ class ModelView:
 
     @functools.cached_property
     def modeling_source(self) -> str:
-        """The source of every module that defines a class in the model's module tree."""
-        sources = []
-        seen = set()
-        for module in self.model.modules():
-            module_name = type(module).__module__
-            if module_name in seen or not module_name.startswith("transformers.models"):
-                continue
-            seen.add(module_name)
-            try:
-                sources.append(pyinspect.getsource(sys.modules[module_name]))
-            except (OSError, TypeError, KeyError):
-                continue
-        return "\n".join(sources)
+        """The source of every module that defines a class in the model's module tree (transformers' own, or the
+        remote code that --trust-remote-code loaded)."""
+        return _sources(type(module).__module__ for module in self.model.modules())
+
+    @functools.cached_property
+    def config_source(self) -> str:
+        """The source of the modules that define the config classes (the config and its sub-configs): where
+        transformers 5 turns legacy keys into the ones the modeling code reads (attention_chunk_size into
+        layer_types, rope_theta into rope_parameters)."""
+        if self.config is None:
+            return ""
+        configs = [self.config, *(getattr(self.config, key, None) for key in getattr(self.config, "sub_configs", {}))]
+        return _sources(type(config).__module__ for config in configs if config is not None)
 
     def code_reads(self, key: str) -> bool:
         """Whether the model's own modeling code reads the config key `key`."""
         return re.search(rf"\b{re.escape(key)}\b", self.modeling_source) is not None
 
+    def config_reads(self, key: str) -> bool:
+        """Whether the config class reads `key` (to derive what the modeling code reads)."""
+        return re.search(rf"\b{re.escape(key)}\b", self.config_source) is not None
+
     @functools.cached_property
     def class_names(self) -> list[str]:
         return [type(m).__name__ for m in self.model.modules()]
+
+
+CODE_PACKAGES = ("transformers.models", "transformers_modules")
+
+
+def _sources(module_names: Any) -> str:
+    sources, seen = [], set()
+    for module_name in module_names:
+        if module_name in seen or not module_name.startswith(CODE_PACKAGES):
+            continue
+        seen.add(module_name)
+        try:
+            sources.append(pyinspect.getsource(sys.modules[module_name]))
+        except (OSError, TypeError, KeyError):
+            continue
+    return "\n".join(sources)

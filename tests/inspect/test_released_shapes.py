@@ -42,7 +42,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "BLOOM_560M": dict(cls="decoder-only", heads=(16, 16, 64, "MHA"), position="alibi", features={"alibi"},
                        declared=None),
     "MPT_7B": dict(position="alibi", features={"alibi"}, declared=2048, heads=(32, 32, 128, "MHA")),
-    "GPT2": dict(params=124_439_808, position="learned-absolute", declared=1024, kv=12 * 2 * 768 * 4),
+    # no dtype in the config and no weights: the KV figures assume bfloat16 (derived), model.dtype is unknown
+    "GPT2": dict(params=124_439_808, position="learned-absolute", declared=1024, kv=12 * 2 * 768 * BF16,
+                 dtype=None),
     "BERT_BASE": dict(cls="encoder-only", params=109_482_240, declared=512, mask=("encoder", None, None), kv=0),
     "ROBERTA_BASE": dict(cls="encoder-only", declared=512, position="learned-absolute"),
     "T5_BASE": dict(cls="encoder-decoder", position="relative-bias", declared=None, features={"cross-attention"},
@@ -50,7 +52,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "BART_LARGE": dict(cls="encoder-decoder", declared=1024, stacks={"encoder": 12, "decoder": 12, "cross": 12}),
     "WHISPER_SMALL": dict(cls="encoder-decoder", declared=448, stacks={"encoder": 12, "decoder": 12, "cross": 12}),
     "MAMBA_130M": dict(cls="state-space", grouping="none", kinds={("state-space", None): 24}, position="none",
-                       declared=None, kv=0, state=24 * (1536 * 4 + 1536 * 16) * 4),
+                       declared=None, kv=0, state=24 * (1536 * 4 + 1536 * 16) * BF16, dtype=None),
     "JAMBA_V01": dict(cls="hybrid", params=51_570_323_328, kinds={("state-space", None): 28, ("full", None): 4},
                       position="none", kv=4 * 2 * 8 * 128 * BF16),
     "RECURRENT_GEMMA_2B": dict(cls="hybrid", heads=(10, 1, 256, "MQA"),
@@ -65,7 +67,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "BIGBIRD_ROBERTA_BASE": dict(cls="encoder-only", kinds={("block-sparse", None): 12}),
     "GPT_OSS_20B": dict(features={"attention-sinks"}, kinds={("sliding", 128): 12, ("full", None): 12},
                         scaling=("yarn", 32.0, 4096), declared=131072, original=4096),
-    "PHI_3_MINI_128K": dict(scaling=("longrope", None, 4096), declared=131072, original=4096),
+    # a window at least as wide as the context is full attention, and the key is listed as having no effect
+    "PHI_3_MINI_128K": dict(scaling=("longrope", None, 4096), declared=131072, original=4096,
+                            kinds={("full", None): 32}, ignored={"sliding_window"}, mask=("decoder", None, None)),
     "PHI_2": dict(partial=0.4, heads=(32, 32, 80, "MHA")),
     "SMOLLM3_3B": dict(position="mixed", nope=list(range(3, 36, 4))),
     "VIT_BASE": dict(cls="vision-encoder", mask=("vision", None, None), kv=0),
@@ -148,5 +152,10 @@ def test_released_shape(name: str, records: dict[str, dict[str, Any]]) -> None:
         assert expect["ignored"] <= {entry["key"] for entry in record["inspection"]["ignored_config_keys"]}
     else:
         assert not record["inspection"]["ignored_config_keys"]
+    if "dtype" in expect:
+        assert record["model"]["dtype"] == expect["dtype"]
+        if expect["dtype"] is None:
+            assert record["unknowns"]["/model/dtype"]["kind"] == "unknown"
+            assert kv["dtype"] == "bfloat16" and record["provenance"]["/kv_cache/bytes_per_token"] == "derived"
     if "modalities" in expect:
         assert record["architecture"]["modalities"]["input"] == expect["modalities"]
