@@ -321,9 +321,13 @@ def build_on_meta(config: Any, where: Path, options: LoadOptions, model_class: A
     import torch
 
     model_class = model_class or model_class_for(config, options)
+    kwargs = _attn_kwargs(options)
+    if options.dtype and options.dtype != "auto":  # --dtype costs a config-only model as it would be loaded
+        config.dtype = options.dtype
+        kwargs["dtype"] = getattr(torch, options.dtype)
     try:
         with torch.device("meta"):
-            model = model_class._from_config(config, **_attn_kwargs(options))
+            model = model_class._from_config(config, **kwargs)
     except ModelcardError:
         raise
     except Exception as error:  # the modeling code failing on this config is the config's fault

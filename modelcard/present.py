@@ -245,7 +245,9 @@ def kv_phrase(record: dict[str, Any]) -> str:
     kv = record["kv_cache"]
     if kv["bytes_per_token"] is None:
         return _why(record, "/kv_cache/bytes_per_token")
-    text = f"{human_bytes(kv['bytes_per_token'])} ({kv['dtype'] or 'dtype unknown'}, {kv['source']})"
+    assumed = record.get("provenance", {}).get("/kv_cache/dtype") == "derived"
+    dtype = f"{kv['dtype']}, assumed" if assumed and kv["dtype"] else kv["dtype"] or "dtype unknown"
+    text = f"{human_bytes(kv['bytes_per_token'])} ({dtype}, {kv['source']})"
     if kv["constant_state_bytes"]:
         text += f", plus {human_bytes(kv['constant_state_bytes'])} of constant recurrent state"
     return text
@@ -253,8 +255,16 @@ def kv_phrase(record: dict[str, Any]) -> str:
 
 def position_phrase(record: dict[str, Any]) -> str:
     position = record["position"]
+    stacks = position.get("stacks") or {}
+    if position["kind"] == "mixed" and stacks:  # Whisper: sinusoidal encoder, learned decoder
+        text = "mixed: " + "; ".join(f"{stack} {kind}" for stack, kind in stacks.items())
+        return text + (f"; {_rope_phrase(position)}" if position.get("rope") else "")
     if position["kind"] != "rope" or not position["rope"]:
         return position["kind"] or _why(record, "/position/kind")
+    return _rope_phrase(position)
+
+
+def _rope_phrase(position: dict[str, Any]) -> str:
     rope = position["rope"]
     text = f"RoPE, θ = {rope['theta']:g}" if rope.get("theta") is not None else "RoPE, θ unknown"
     if rope.get("partial_rotary_factor") not in (None, 1, 1.0):

@@ -113,3 +113,14 @@ def test_pickle_weights_load_only_when_allowed(tmp_path, run_cli):
     allowed = run_cli("inspect", tmp_path / "pickled", "--allow-pickle", "--format", "json")
     assert allowed.code == EXIT_OK, allowed.err
     assert json.loads(allowed.out)["model"]["weights"] is True
+
+
+def test_dtype_option_costs_a_config_only_model(run_cli):
+    """gpt-oss declares no dtype: bfloat16 is assumed (derived) unless --dtype says what it will run as."""
+    folder = Path(__file__).parent / "fixtures" / "real-configs" / "gpt-oss-20b"
+    assumed = json.loads(run_cli("inspect", folder, "--format", "json").out)
+    assert assumed["model"]["dtype"] is None and assumed["kv_cache"]["dtype"] == "bfloat16"
+    assert assumed["provenance"]["/kv_cache/dtype"] == "derived"
+    chosen = json.loads(run_cli("inspect", folder, "--format", "json", "--dtype", "float32").out)
+    assert chosen["model"]["dtype"] == "float32" and chosen["kv_cache"]["dtype"] == "float32"
+    assert chosen["kv_cache"]["bytes_per_token"] == 2 * assumed["kv_cache"]["bytes_per_token"]

@@ -10,7 +10,7 @@ from modelcard.inspect.facts import Facts
 from modelcard.inspect.heads import self_attention, stack_heads
 from modelcard.inspect.layer_kinds import WINDOW_SPELLINGS, Layer, stack_layers, window_key
 from modelcard.inspect.lengths import context_length
-from modelcard.inspect.modules import attention_modules, causal_flags, is_attention, mixer_kind
+from modelcard.inspect.modules import attention_modules, causal_flags, forward_source, is_attention, mixer_kind
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.stacks import Stack, find_stacks
 from modelcard.inspect.state import Structure, main_stack
@@ -40,13 +40,6 @@ def model_is_causal(view: ModelView) -> bool:
     if "config.is_decoder" in view.modeling_source:
         return False  # the architecture masks causally only when configured as a decoder, and it is not
     return any(view.code_reads(name) for name in CAUSAL_MASK_BUILDERS)
-
-
-def forward_source(module: Any) -> str:
-    try:
-        return pyinspect.getsource(type(module).forward)
-    except (OSError, TypeError):
-        return ""
 
 
 def takes_a_cache(module: Any) -> bool:

@@ -28,6 +28,11 @@ def layer_entries(layers: dict[str, list[Layer]], stacks: list[Any]) -> list[dic
     return entries
 
 
+def _run_dtype(facts: Facts) -> str:
+    """The dtype the model runs in (flash kernels need half precision); bfloat16 when it is not known yet."""
+    return (facts.values.get("model") or {}).get("dtype") or "bfloat16"
+
+
 @inspector("attention")
 def inspect_attention(view: ModelView, facts: Facts) -> None:
     from modelcard.kernels import available_kernels
@@ -44,7 +49,7 @@ def inspect_attention(view: ModelView, facts: Facts) -> None:
         heads, entries = custom_attention(view, facts)
     facts.values["attention"] = {
         "implementation": implementation,
-        "available": available_kernels(),
+        "available": available_kernels(view.model, dtype=_run_dtype(facts)),
         "heads": heads,
         "layers": entries,
         "features": features(view, facts),

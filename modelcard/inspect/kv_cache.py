@@ -5,7 +5,6 @@ reuse another layer's cache, and MLA's compressed latent where the code caches t
 
 from __future__ import annotations
 
-import inspect as pyinspect
 from typing import Any
 
 from modelcard.inspect.architecture import takes_a_cache
@@ -13,6 +12,7 @@ from modelcard.inspect.configs import as_int, layer_config, read
 from modelcard.inspect.facts import NOT_APPLICABLE, Facts
 from modelcard.inspect.heads import HEAD_DIM_KEYS, self_attention
 from modelcard.inspect.layer_kinds import Layer
+from modelcard.inspect.modules import forward_source
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.state import main_stack
 from modelcard.inspect.state_size import state_values
@@ -29,9 +29,8 @@ KV_POINTERS = ("/kv_cache/dtype", "/kv_cache/bytes_per_token", "/kv_cache/consta
 
 def latent_is_cached(attention: Any) -> bool:
     """MLA: the cache update happens before the latent is expanded by kv_b_proj (DeepSeek V2/V3 in v5)."""
-    try:
-        source = pyinspect.getsource(type(attention).forward)
-    except (OSError, TypeError):
+    source = forward_source(attention)
+    if not source:
         return True
     update = source.find(".update(")
     expand = [pos for pos in (source.find("kv_b_proj"), source.find("expand_kv")) if pos >= 0]

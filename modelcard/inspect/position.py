@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import inspect as pyinspect
 import re
 from typing import Any
 
 from modelcard.inspect.configs import as_int, read
 from modelcard.inspect.facts import NOT_APPLICABLE, Facts
 from modelcard.inspect.heads import self_attention
+from modelcard.inspect.modules import forward_source
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.stacks import Stack
 from modelcard.inspect.state import main_stack
@@ -142,9 +142,8 @@ def nope_layers(stack: Stack, view: ModelView) -> list[int]:
         return [index for index, flag in enumerate(flags) if not flag]
     found = []
     for index, (_, module) in enumerate(self_attention(stack)):
-        try:
-            source = pyinspect.getsource(type(module).forward)
-        except (OSError, TypeError):
+        source = forward_source(module)
+        if not source:
             return []
         guard = ROPE_GUARD.search(source)
         if guard is None:
