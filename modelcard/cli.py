@@ -65,11 +65,11 @@ def cli() -> None:
 def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
     """Static facts of MODEL (default: the bundled demo model), without running it."""
     from modelcard.pipeline import inspect_record
-    from modelcard.present import layer_runs, present
+    from modelcard.present import layer_runs, present, visible
 
     record = inspect_record(model, load_options(kwargs))
     if fmt == "json":
-        partial = {k: v for k, v in record.items() if k not in ("probes", "probe_suite", "disclosures", "findings")}
+        partial = {k: v for k, v in record.items() if k not in ("probes", "probe_suite", "disclosures")}
         click.echo(json.dumps(partial, indent=2))
         return
     shown = present(record)
@@ -81,7 +81,9 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
     for run in layer_runs(record["attention"]["layers"]):
         click.echo(f"    {run['layers']:>7}  {run['stack']:<8} {run['kind']:<12} window {run['window']}")
     for item in record["inspection"]["ignored_config_keys"]:
-        click.echo(f"  ignored config key {item['key']}={item['value']}: {item['reason']}")
+        click.echo(f"  ignored config key {visible(item['key'])}={visible(item['value'])}: {visible(item['reason'])}")
+    for item in record["findings"]:
+        click.echo(f"  {item['severity']}: {item['pointer']}: {visible(item['message'])}")
 
 
 @cli.command()
