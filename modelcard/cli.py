@@ -133,12 +133,14 @@ def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout:
     from tqdm import tqdm
 
     from modelcard.atomic import write_text
+    from modelcard.output import check_output_folder
     from modelcard.pipeline import ProbeRequest, probe
     from modelcard.probe.runner import plan
     from modelcard.probe.suite import resolve_suite
 
     request = ProbeRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
                            probe_timeout=probe_timeout)
+    check_output_folder(output, can_force=False)  # before the suite is read: the same order as `probe` itself
     resolved = resolve_suite(suite, allow_none=False)
     total = len(plan(resolved)) if resolved is not None else 0
     with tqdm(total=total, desc="probe", unit="probe", file=sys.stderr, leave=False, disable=None) as bar:

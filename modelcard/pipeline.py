@@ -64,20 +64,19 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
     from modelcard.disclosures import read_disclosures
     from modelcard.inspect import inspect_loaded
     from modelcard.load import load_model
+    from modelcard.output import CARD_FILES, check_output_folder, model_folders
     from modelcard.probe.context import build_context
     from modelcard.probe.runner import plan
     from modelcard.probe.suite import resolve_suite
     from modelcard.render import render_all
 
     progress = progress or _Silent()
+    # a read-only or full output folder, or the model's own, is found first, before any model work
+    check_output_folder(request.output, force=request.force, names=CARD_FILES, model_dirs=model_folders(request.spec))
     disclosures = read_disclosures(request.disclosures) if request.disclosures else {}
     suite = resolve_suite(request.suite)
     if suite is not None:
         plan(suite)  # unknown probes and parameters are bad input, found before any model work
-    from modelcard.output import CARD_FILES, check_output_folder, model_folders
-
-    # a read-only or full output folder, or the model's own, is found before any model work
-    check_output_folder(request.output, force=request.force, names=CARD_FILES, model_dirs=model_folders(request.spec))
     progress.stage("load")
     loaded = load_model(request.spec, request.load or LoadOptions())
     progress.stage("inspect")
@@ -188,17 +187,16 @@ def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None) -> A
     from modelcard.errors import BadInput
     from modelcard.inspect import inspect_loaded
     from modelcard.load import load_model
+    from modelcard.output import check_output_folder
     from modelcard.probe.context import build_context
     from modelcard.probe.runner import plan, run_suite
     from modelcard.probe.suite import resolve_suite
 
+    check_output_folder(request.output, can_force=False)  # read-only or full: found first, before any model work
     suite = resolve_suite(request.suite, allow_none=False)
     if suite is None or not suite.probes:
         raise BadInput(request.suite, "this suite runs no probes; name one that does (quick, standard, long)")
     plan(suite)
-    from modelcard.output import check_output_folder
-
-    check_output_folder(request.output, can_force=False)  # read-only or full: found before any model work
     load = request.load or LoadOptions()
 
     def make_context() -> Any:

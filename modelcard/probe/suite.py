@@ -37,11 +37,11 @@ def builtin_suites() -> dict[str, Path]:
 def resolve_suite(name_or_path: str, allow_none: bool = True) -> Suite | None:
     """`none` -> None (where the command can skip probes); a built-in name (`quick`, ...) or a path to a YAML
     file -> the suite."""
+    if name_or_path == NO_SUITE and allow_none:
+        return None
     suites = builtin_suites()
     names = [*suites, NO_SUITE] if allow_none else list(suites)
     if name_or_path == NO_SUITE:
-        if allow_none:
-            return None
         raise BadInput(name_or_path, f"this command runs probes; name a suite: {', '.join(names)}, or a path")
     if name_or_path in suites:
         return load_suite(suites[name_or_path])
