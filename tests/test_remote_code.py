@@ -131,8 +131,8 @@ def test_an_unknown_type_with_trust_but_no_code_is_one_line(tmp_path):
 @pytest.mark.parametrize("name", ["llama-2-7b-chat-hf", "phi-3-mini-128k-instruct", "deepseek-v3",
                                   "nemotron-h-56b-base-8k"])
 def test_released_configs_with_auto_map_inspect_with_built_in_code(name, run_cli):
-    config = Path(__file__).resolve().parents[2] / "shared" / "real-configs" / name
-    if not config.is_dir():
-        pytest.skip("../shared/real-configs is not beside this checkout")
-    result = run_cli("inspect", config)
+    config = Path(__file__).parent / "fixtures" / "real-configs" / name
+    result = run_cli("inspect", config, "--format", "json")
     assert result.code == EXIT_OK, result.err
+    finding = next(f for f in json.loads(result.out)["findings"] if f["pointer"] == "/model/class_name")
+    assert finding["severity"] == "warning" and "ran none of the remote code" in finding["message"]
