@@ -7,7 +7,6 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from mounts import mounted_tmpfs
 
 from modelcard import atomic
 from modelcard.atomic import LOCK_NAME, locked, write_files, write_text
@@ -83,22 +83,6 @@ def umask(value: int):
 
 def mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
-
-
-@contextlib.contextmanager
-def small_tmpfs(where: Path, size: str):
-    """A tmpfs of `size` mounted at `where`; skips the test where mounting is not allowed."""
-    where.mkdir()
-    if not shutil.which("mount"):
-        pytest.skip("no mount command")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root and mount rights): {done.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 def fill_disk(where: Path, leave_pages: int = 0) -> Path:
@@ -300,7 +284,7 @@ def test_no_space_on_the_second_file_keeps_the_previous_set(tmp_path, run_cli, d
 def test_a_disk_that_fills_mid_write_keeps_the_previous_set(tmp_path, run_cli, disclosures):
     """A real full filesystem: a 512 KiB tmpfs with two pages left, enough for the check before the model
     work and for the first file of the set, not for the second."""
-    with small_tmpfs(tmp_path / "disk", "512k") as disk:
+    with mounted_tmpfs(tmp_path / "disk", "size=512k,mode=0755") as disk:
         out = disk / "out"
         first = run_cli("generate", "--suite", "none", "-o", out, "--disclosures", disclosures("Run A use"))
         assert first.code == EXIT_OK, first.err

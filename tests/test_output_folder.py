@@ -7,11 +7,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+from mounts import mounted_tmpfs
 
 from modelcard.errors import EXIT_BAD_INPUT, EXIT_OK
 from modelcard.render import RECORD_MARKER
@@ -158,21 +158,6 @@ def test_a_folder_inside_the_model_folder_is_fine(write_config, run_cli):
 
 
 # --- read-only and full folders --------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def mounted_tmpfs(where: Path, options: str):
-    where.mkdir()
-    if not shutil.which("mount"):
-        pytest.skip("no mount command")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root and mount rights): {done.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 @contextlib.contextmanager
