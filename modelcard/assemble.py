@@ -57,8 +57,21 @@ def assemble(
     _apply_overrides(record, disclosures_path)
     _apply_measurements(record, measured or {}, "measured")
     _apply_measurements(record, derived or {}, "derived")
+    _explain_effective_context(record)
     _replace_non_finite(record, record, "")
     return record
+
+
+def _explain_effective_context(record: dict[str, Any]) -> None:
+    """When the retrieval grid ran but measured no effective context, say why instead of "no probe ran"."""
+    if record["context_window"].get("effective") is not None:
+        return
+    grid = next((p for p in record["probes"] if p["id"] == "passkey-grid"), None)
+    if grid is None:
+        return
+    rule = record["context_window"].get("effective_rule") or {}
+    reason = rule.get("reason") or grid.get("reason") or f"passkey-grid ended with status {grid['status']}"
+    record["unknowns"]["/context_window/effective"] = {"kind": NOT_MEASURED, "reason": f"passkey-grid: {reason}"}
 
 
 def _replace_non_finite(record: dict[str, Any], node: Any, pointer: str) -> None:

@@ -301,6 +301,72 @@ def context_phrase(record: dict[str, Any]) -> dict[str, str]:
     }
 
 
+RETRIEVAL_PROBES = ("passkey-grid", "copy-distance", "multikey-distractors", "position-sensitivity",
+                    "injected-instruction")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return f"{text[:1].upper()}{text[1:]}{'' if text.endswith('.') else '.'}" if text else text
+
+
+def _effective_line(record: dict[str, Any]) -> str | None:
+    rule = record["context_window"].get("effective_rule")
+    if not rule:
+        return None
+    value = record["context_window"].get("effective")
+    declared = record["context_window"].get("declared")
+    window = f" (declared {tokens(declared)})" if declared else ""
+    if value is None:
+        head = f"Effective context: not measured by {rule['probe']}: {rule.get('reason') or 'no length passed'}"
+    else:
+        bound = " or more" if rule.get("lower_bound") else ""
+        head = f"Effective context: {tokens(value)}{bound}{window}, measured by {rule['probe']}"
+    text = f"{head}. Rule: {rule['statement']}"
+    if rule.get("base_score") is not None:
+        text += f"; base {rule['base_score']:.0%} at {tokens(rule['base_length'])}"
+    absolute = rule.get("absolute") or {}
+    if absolute:
+        shown = tokens(absolute.get("value")) if absolute.get("value") is not None else "no tested length"
+        text += f". Absolute variant ({absolute.get('statement', 'fixed threshold')}): {shown}"
+    return text + "."
+
+
+def _percent(value: Any) -> str:
+    return f"{value:.0%}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
+
+
+def long_context(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, Any] | None:
+    """The "Measured long-context behaviour" section: the effective context and its rule, one plain sentence per
+    retrieval probe (or why it did not measure), and passkey-grid's depth x length table."""
+    probes = {p["id"]: p for p in record["probes"] if p["id"] in RETRIEVAL_PROBES}
+    if not probes:
+        return None
+    lines = []
+    for probe_id in RETRIEVAL_PROBES:
+        probe = probes.get(probe_id)
+        if probe is None:
+            continue
+        summary = (probe.get("details") or {}).get("summary")
+        if probe["status"] in ("pass", "fail") and summary:
+            lines.append({"id": escape.code(probe_id), "text": escape.line(_sentence(summary))})
+        else:
+            why = probe.get("reason") or f"status {probe['status']}"
+            lines.append({"id": escape.code(probe_id), "text": escape.line(_sentence(f"not measured: {why}"))})
+    grid = None
+    details = (probes.get("passkey-grid") or {}).get("details") or {}
+    if details.get("grid") and details.get("lengths"):
+        lengths = [str(n) for n in details["lengths"]]
+        grid = {"lengths": [f"{int(n):,}" for n in lengths],
+                "rows": [{"depth": _percent(row.get("depth")),
+                          "cells": [_percent((row.get("scores") or {}).get(n)) for n in lengths]}
+                         for row in details["grid"]],
+                "skipped": [escape.item(f"{int(item['length']):,} tokens: {item['reason']}")
+                            for item in details.get("skipped_lengths") or [] if "length" in item]}
+    effective = _effective_line(record)
+    return {"effective": escape.line(effective) if effective else None, "lines": lines, "grid": grid}
+
+
 def _probe_result(probe: dict[str, Any]) -> str:
     value = probe["value"]
     shown = "—" if value is None else f"{value:.3g}" if isinstance(value, float) else as_text(value)
@@ -385,6 +451,7 @@ def present(record: dict[str, Any], markdown: bool = False) -> dict[str, Any]:
                        for run in layer_runs(record["attention"]["layers"])],
         "kv_rows": [{"tokens": f"{row['tokens']:,}", "bytes": human_bytes(row["bytes"])} for row in kv["bytes_at"]],
         "probe_rows": probe_rows(record, escape),
+        "long_context": long_context(record, escape),
         "probe_note": escape.line(suite.get("note", "")),
         "suite": escape.code(suite.get("name", "none")),
         "findings": finding_rows(record, escape),

@@ -2,9 +2,14 @@
 
 from modelcard.probe.probes import (  # noqa: F401
     cache_consistency,
+    copy_distance,
+    injected_instruction,
     kernel_agreement,
     kv_layout,
     mask_leak,
+    multikey_distractors,
+    passkey_grid,
+    position_sensitivity,
     scaling,
     window_reach,
 )

@@ -1,0 +1,130 @@
+"""`multikey-distractors`: the needle asked for among near-duplicate needles (same template, same animal,
+another colour: "amber-falcon" among "azure-falcon", "teal-falcon", ...), each with its own value, at seeded
+depths in the filler. The accuracy with 0, 1, 3, 7 distractors, and how often the answer is a distractor's value
+(distractor confusion): one near-duplicate is known to hurt even strong models (Chroma's "Context Rot").
+
+Every distractor's value is scored after the same prompt (the prefix scorer computes the prompt once), so the
+result also says whether the model prefers the gold value over every distractor's by log-likelihood."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelcard.probe.context import ProbeContext
+from modelcard.probe.outcome import Outcome, finding, skipped
+from modelcard.probe.prefix_scoring import PrefixScorer
+from modelcard.probe.registry import probe
+from modelcard.probe.retrieval import (
+    ANSWER,
+    NEEDLE,
+    QUESTION,
+    FillerStream,
+    Insert,
+    Prompt,
+    haystack_prompt,
+    make_key,
+    make_value,
+    near_duplicates,
+    plan_lengths,
+    preflight,
+    rng_for,
+)
+
+
+def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], distractors: list[int], samples: int,
+                  digits: int, seed: int) -> tuple[list[Prompt], list[dict[str, Any]]]:
+    prompts, too_short = [], []
+    for length in lengths:
+        made = []
+        try:
+            for count in distractors:
+                for sample in range(samples):
+                    rng = rng_for(seed, "multikey", length, count, sample)
+                    gold = make_key(rng)
+                    keys = [gold, *near_duplicates(rng, gold, count)]
+                    values: list[str] = []
+                    for _ in keys:
+                        values.append(make_value(rng, digits, values))
+                    depths = [rng.random() for _ in keys]
+                    inserts = [Insert(codec.encode(NEEDLE.format(key=k, value=v)), d)
+                               for k, v, d in zip(keys, values, depths, strict=True)]
+                    answers = {"gold": codec.encode(ANSWER.format(value=values[0]))}
+                    answers.update({f"distractor{n}": codec.encode(ANSWER.format(value=v))
+                                    for n, v in enumerate(values[1:], 1)})
+                    question = codec.encode(QUESTION.format(key=gold))
+                    ids, starts = haystack_prompt(stream, length, inserts, question, len(answers["gold"]))
+                    made.append(Prompt(ids, answers, {"length": length, "distractors": count, "sample": sample,
+                                                      "tokens": len(ids) + len(answers["gold"]),
+                                                      "gold_at": starts[0], "distractors_at": starts[1:]}))
+        except ValueError as error:
+            too_short.append({"length": length, "reason": str(error)})
+            continue
+        prompts.extend(made)
+    return prompts, too_short
+
+
+def tally(items: list[tuple[Prompt, dict[str, Any]]]) -> dict[str, Any]:
+    accuracy = confused = preferred = 0
+    for _, scores in items:
+        gold = scores["gold"]
+        others = [score for name, score in scores.items() if name != "gold"]
+        accuracy += gold.exact
+        confused += any(o.exact for o in others)  # greedy decoding would write that distractor's value
+        preferred += all(gold.logprob > o.logprob for o in others)
+    n = len(items)
+    return {"accuracy": round(accuracy / n, 4), "confusion": round(confused / n, 4),
+            "prefers_gold": round(preferred / n, 4), "samples": n}
+
+
+@probe("multikey-distractors", "Retrieval among near-duplicate needles")
+def multikey_distractors(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 2048),
+                         distractors: tuple[int, ...] = (0, 1, 3, 7), samples: int = 8, digits: int = 6,
+                         filler: str = "varied", fraction: float = 0.85, min_base: float = 0.5,
+                         chunk: int = 4096, share_cache: bool = True) -> Outcome:
+    codec, why = preflight(ctx)
+    if codec is None:
+        return skipped(why or "no tokenizer")
+    counts = sorted({int(n) for n in distractors})
+    tested, skipped_lengths = plan_lengths(ctx, sorted({int(n) for n in lengths}), chunk)
+    if not tested:
+        return skipped("no length can run: " + "; ".join(f"{s['length']:,}: {s['reason']}" for s in skipped_lengths),
+                       skipped_lengths=skipped_lengths)
+    stream = FillerStream.build(codec, max(tested), ctx.seed, filler)
+    prompts, too_short = build_prompts(codec, stream, tested, counts, samples, digits, ctx.seed)
+    skipped_lengths += too_short
+    if not prompts:
+        return skipped("every length is too short for the needles and the question", skipped_lengths=skipped_lengths)
+    scorer = PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk)
+    scores = scorer.score(prompts)
+    table: dict[str, dict[str, Any]] = {}
+    for length in sorted({p.info["length"] for p in prompts}):
+        table[str(length)] = {str(count): tally([(p, s) for p, s in zip(prompts, scores, strict=True)
+                                                  if p.info["length"] == length and p.info["distractors"] == count])
+                              for count in counts}
+    most, least = str(counts[-1]), str(counts[0])
+    eligible = [n for n in table if table[n][least]["accuracy"] >= min_base] or list(table)[:1]
+    worst = min(eligible, key=lambda n: table[n][most]["accuracy"] - fraction * table[n][least]["accuracy"])
+    row = table[worst]
+    clean, crowded = row[least]["accuracy"], row[most]["accuracy"]
+    summary = (f"with {most} near-duplicate needle{'s' if most != '1' else ''} at {int(worst):,} tokens, retrieval "
+               f"is {crowded:.0%} against {clean:.0%} with {least}; {row[most]['confusion']:.0%} of the answers were "
+               f"a distractor's value")
+    outcome = Outcome(status="pass", metric=f"accuracy with {most} distractors", value=crowded, unit=None,
+                      threshold={"fraction_of_clean": fraction, "min_base": min_base},
+                      details={"summary": summary, "by_length": table, "worst_length": int(worst),
+                               "skipped_lengths": skipped_lengths, "tokenizer": codec.name, "filler": filler,
+                               "compute": scorer.stats.as_dict()})
+    if clean < min_base:
+        # Measured, but it cannot answer its question: a model that does not retrieve a lone needle cannot be
+        # confused by near-duplicates of it. Skipped with the reason; the measurements stay in the details.
+        outcome.status = "skipped"
+        outcome.reason = (f"retrieval without distractors is {clean:.0%} at every tested length (under "
+                          f"{min_base:.0%}): too weak to tell distractor confusion from not retrieving at all")
+    elif crowded < fraction * clean:
+        outcome.status = "fail"
+        outcome.findings.append(finding(
+            "warning", "/disclosures/known_failure_modes", None,
+            {"length": int(worst), "distractors": int(most), "accuracy": crowded, "without": clean,
+             "confusion": row[most]["confusion"]},
+            f"distractor confusion: {summary}"))
+    return outcome

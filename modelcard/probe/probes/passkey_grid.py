@@ -1,0 +1,148 @@
+"""`passkey-grid`: one needle ("The magic number for amber-falcon is: 482913.") at a grid of depths x lengths
+inside filler sized to the exact token count with the model's own tokenizer, then the question. A cell is
+right when the teacher-forced argmax after the cue is the value at every one of its tokens (no sampling); its
+log-likelihood is recorded beside. The grid's score by length gives the effective context
+(modelcard.probe.effective_context), measured into `context_window.effective` with its rule.
+
+Every prompt's haystack is a prefix of one filler stream and the needle of a (sample, depth) is the same at
+every length, so the scorer computes the shared prefix once per branch point through the model's own cache
+(modelcard.probe.prefix_scoring); `details.compute` counts the tokens against one forward per cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelcard.probe.context import ProbeContext
+from modelcard.probe.effective_context import describe, effective_context
+from modelcard.probe.outcome import Outcome, finding, skipped
+from modelcard.probe.prefix_scoring import PrefixScorer
+from modelcard.probe.registry import probe
+from modelcard.probe.retrieval import (
+    ANSWER,
+    NEEDLE,
+    QUESTION,
+    FillerStream,
+    Insert,
+    Prompt,
+    exact_lengths,
+    haystack_prompt,
+    make_key,
+    make_value,
+    plan_lengths,
+    preflight,
+    rng_for,
+)
+
+
+def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], depths: list[float], samples: int,
+                  digits: int, seed: int) -> tuple[list[Prompt], list[dict[str, Any]]]:
+    """The grid's prompts; a length too short for the needle and the question is returned as skipped."""
+    needles = {}
+    for sample in range(samples):
+        for index, _ in enumerate(depths):
+            rng = rng_for(seed, "passkey-grid", sample, index)
+            key, value = make_key(rng), make_value(rng, digits)
+            needles[sample, index] = (codec.encode(NEEDLE.format(key=key, value=value)),
+                                      codec.encode(QUESTION.format(key=key)), codec.encode(ANSWER.format(value=value)))
+    prompts, too_short = [], []
+    for length in lengths:
+        made = []
+        try:
+            for (sample, index), (needle, question, answer) in needles.items():
+                ids, starts = haystack_prompt(stream, length, [Insert(needle, depths[index])], question, len(answer))
+                made.append(Prompt(ids, {"value": answer}, {
+                    "length": length, "depth": depths[index], "sample": sample, "needle_at": starts[0],
+                    "tokens": len(ids) + len(answer), "needle_tokens": len(needle), "question_tokens": len(question),
+                    "answer_tokens": len(answer)}))
+        except ValueError as error:
+            too_short.append({"length": length, "reason": str(error)})
+            continue
+        prompts.extend(made)
+    return prompts, too_short
+
+
+def grid_table(prompts: list[Prompt], scores: list[dict[str, Any]], lengths: list[int],
+               depths: list[float]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[int, float]]:
+    """Cells (per length and depth: exact-match rate, token accuracy, mean log-likelihood, the real token counts),
+    the depth x length table, and the score by length."""
+    cells: dict[tuple[int, float], list[tuple[Prompt, Any]]] = {}
+    for prompt, score in zip(prompts, scores, strict=True):
+        cells.setdefault((prompt.info["length"], prompt.info["depth"]), []).append((prompt, score["value"]))
+    rows = []
+    for (length, depth), items in sorted(cells.items()):
+        exact = sum(s.exact for _, s in items) / len(items)
+        rows.append({"length": length, "depth": depth, "exact_match": round(exact, 4),
+                     "token_accuracy": round(sum(s.correct for _, s in items) / sum(s.tokens for _, s in items), 4),
+                     "mean_logprob": round(sum(s.logprob for _, s in items) / len(items), 4),
+                     "samples": len(items), "tokens": sorted({p.info["tokens"] for p, _ in items}),
+                     "needle_at": [p.info["needle_at"] for p, _ in items]})
+    tested = sorted({row["length"] for row in rows})
+    table = [{"depth": depth, "scores": {str(n): next(r["exact_match"] for r in rows
+                                                      if r["length"] == n and r["depth"] == depth) for n in tested}}
+             for depth in depths]
+    by_length = {}
+    for n in tested:
+        exact = [score["value"].exact for prompt, score in zip(prompts, scores, strict=True)
+                 if prompt.info["length"] == n]
+        by_length[n] = sum(exact) / len(exact)
+    return rows, table, by_length
+
+
+@probe("passkey-grid", "Needle retrieval over a depth x length grid")
+def passkey_grid(ctx: ProbeContext, lengths: list[int] | None = None, min_length: int = 256, max_length: int = 4096,
+                 depths: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0), samples: int = 4, digits: int = 6,
+                 filler: str = "varied", fraction: float = 0.85, absolute: float = 0.85, min_base: float = 0.5,
+                 chunk: int = 4096, share_cache: bool = True) -> Outcome:
+    codec, why = preflight(ctx)
+    if codec is None:
+        return skipped(why or "no tokenizer")
+    declared = ctx.max_length()
+    depths = [float(d) for d in depths]
+    tested, skipped_lengths = plan_lengths(ctx, exact_lengths(lengths, min_length, max_length, declared), chunk)
+    if not tested:
+        return skipped("no length can run: " + "; ".join(f"{s['length']:,}: {s['reason']}" for s in skipped_lengths),
+                       skipped_lengths=skipped_lengths)
+    stream = FillerStream.build(codec, max(tested), ctx.seed, filler)
+    prompts, too_short = build_prompts(codec, stream, tested, depths, samples, digits, ctx.seed)
+    skipped_lengths += too_short
+    if not prompts:
+        return skipped("every length is too short for the needle and the question", skipped_lengths=skipped_lengths)
+    scorer = PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk)
+    scores = scorer.score(prompts)
+    rows, table, by_length = grid_table(prompts, scores, tested, depths)
+    effective = effective_context(by_length, fraction, absolute, min_base, declared)
+    summary = describe(effective, declared, by_length)
+    example = prompts[0].info
+    outcome = Outcome(
+        status="pass", metric="effective context (relative rule)", value=effective["value"], unit="tokens",
+        threshold={"fraction": fraction, "absolute": absolute, "min_base": min_base},
+        details={"summary": summary, "scores": {str(n): round(s, 4) for n, s in by_length.items()},
+                 "grid": table, "lengths": sorted(by_length), "depths": depths, "effective": effective,
+                 "cells": rows, "skipped_lengths": skipped_lengths, "tokenizer": codec.name, "filler": filler,
+                 "needle_template": NEEDLE, "question_template": QUESTION,
+                 "tokens": {k: example[k] for k in ("needle_tokens", "question_tokens", "answer_tokens")},
+                 "compute": scorer.stats.as_dict()})
+    rule = {key: effective[key] for key in ("rule", "statement", "fraction", "base_length", "base_score",
+                                            "threshold", "holds_through", "lower_bound")}
+    rule.update(probe="passkey-grid", tested=effective["tested"], absolute=effective["absolute"])
+    if effective["value"] is not None:
+        outcome.measured["/context_window/effective"] = effective["value"]
+    else:
+        rule["reason"] = effective["reason"]
+    outcome.derived["/context_window/effective_rule"] = rule
+    if effective["value"] is None:
+        outcome.status = "fail"
+        outcome.findings.append(finding(
+            "warning", "/context_window/effective", declared,
+            {"score": effective["base_score"], "length": effective["base_length"]},
+            f"needle retrieval fails even at the shortest tested length: {summary}"))
+    elif effective["collapse"] is not None:
+        outcome.status = "fail"
+        collapse = effective["collapse"]
+        outcome.findings.append(finding(
+            "warning", "/context_window/effective", declared,
+            {"holds_through": effective["holds_through"], "length": collapse["length"], "score": collapse["score"],
+             "effective": effective["value"]},
+            f"{summary[0].upper()}{summary[1:]}: the model does not use the context it declares"
+            if declared and collapse["length"] <= declared else summary))
+    return outcome
