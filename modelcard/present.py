@@ -328,7 +328,9 @@ def _effective_line(record: dict[str, Any]) -> str | None:
     absolute = rule.get("absolute") or {}
     if absolute:
         shown = tokens(absolute.get("value")) if absolute.get("value") is not None else "no tested length"
-        text += f". Absolute variant ({absolute.get('statement', 'fixed threshold')}): {shown}"
+        threshold = absolute.get("threshold")
+        what = f"a fixed threshold of {threshold:g}" if isinstance(threshold, (int, float)) else "a fixed threshold"
+        text += f". Absolute variant (RULER-style, {what}): {shown}"
     return text + "."
 
 

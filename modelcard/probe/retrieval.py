@@ -291,3 +291,35 @@ def plan_lengths(ctx: Any, lengths: Sequence[int], chunk: int, what: str = "leng
                 continue
         tested.append(n)
     return tested, skipped
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, MemoryError) or (isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
+
+
+def score_within_memory(make_scorer: Any, prompts: list[Prompt], skipped: list[dict[str, Any]],
+                        what: str = "length") -> tuple[list[dict[str, Any]], list[Prompt], Any]:
+    """Score the prompts; when the device runs out of memory (the estimate before each forward, or the device
+    itself), drop the longest `what` still in, list it as skipped with the reason, and score the rest again.
+    Returns the scores, the prompts they belong to, and the scorer (for its statistics)."""
+    while True:
+        scorer = make_scorer()
+        try:
+            return scorer.score(prompts), prompts, scorer
+        except (MemoryError, RuntimeError) as error:
+            if not is_out_of_memory(error):
+                raise
+            longest = max(p.info[what] for p in prompts)
+            reason = " ".join(str(error).split())[:300]
+            skipped.append({what: longest, "reason": f"more than the device holds: {reason}"})
+            prompts = [p for p in prompts if p.info[what] != longest]
+            _free_device_cache()
+            if not prompts:
+                return [], [], scorer
+
+
+def _free_device_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -44,10 +44,11 @@ class Oracle(nn.Module):
     `sink` tokens). `obey`: after an answer cue, it writes the number that an instruction in its context names."""
 
     def __init__(self, window: int | None = None, sink: int = 0, max_match: int = 10_000, obey: bool = False,
-                 context_window: int = 4096) -> None:
+                 context_window: int = 4096, memory: int | None = None) -> None:
         super().__init__()
         self.anchor = nn.Parameter(torch.zeros(1))  # a parameter, so that the model has a device and weights
         self.window, self.sink, self.max_match, self.obey = window, sink, max_match, obey
+        self.memory = memory  # positions past which a forward runs out of memory
         self.modelcard_tokenizer = ByteTokenizer()
         self.modelcard_declared = {"masking": "causal", "context_window": context_window}
         self.eval()
@@ -58,6 +59,8 @@ class Oracle(nn.Module):
     def forward(self, input_ids: torch.Tensor, cache: Any = None, use_cache: bool = False) -> SimpleNamespace:
         new = input_ids[0].tolist()
         history = (list(cache.ids) if cache is not None else []) + new
+        if self.memory is not None and len(history) > self.memory:
+            raise torch.OutOfMemoryError(f"CUDA out of memory: {len(history)} positions (planted)")
         row = cache.row.copy() if cache is not None else np.zeros(0, dtype=np.int64)
         x = np.array(history, dtype=np.int64)
         logits = torch.zeros(1, len(new), VOCAB)
@@ -112,6 +115,11 @@ def short_match() -> Oracle:
 
 def obedient() -> Oracle:
     return Oracle(obey=True)
+
+
+def small_device() -> Oracle:
+    """A perfect retriever on a device that holds no more than 700 positions."""
+    return Oracle(memory=700)
 
 
 def blind() -> Any:
@@ -183,6 +191,15 @@ def test_lengths_over_the_declared_window_are_skipped_never_truncated(run_probe)
     (skip,) = outcome.details["skipped_lengths"]
     assert skip["length"] == 8192 and "over the declared window of 4,096 tokens" in skip["reason"]
     assert "never truncated" in skip["reason"]
+
+
+def test_a_length_the_device_cannot_hold_is_skipped_and_the_rest_stands(run_probe) -> None:
+    outcome = run(run_probe, "passkey-grid", "small_device", **SMALL)
+    assert outcome.details["lengths"] == [256, 512] and outcome.value == 512
+    (skip,) = outcome.details["skipped_lengths"]
+    assert skip["length"] == 1024 and skip["reason"].startswith("more than the device holds: CUDA out of memory")
+    assert outcome.derived["/context_window/effective_rule"]["lower_bound"] is True
+    assert "or more: the longest length tested" in outcome.details["summary"]
 
 
 def test_a_length_too_short_for_the_question_is_skipped_with_the_reason(run_probe) -> None:

@@ -13,7 +13,7 @@ from modelcard.probe.effective_context import describe, effective_context
 from modelcard.probe.outcome import Outcome, finding, skipped
 from modelcard.probe.prefix_scoring import PrefixScorer
 from modelcard.probe.registry import probe
-from modelcard.probe.retrieval import Prompt, exact_lengths, plan_lengths, preflight
+from modelcard.probe.retrieval import Prompt, exact_lengths, plan_lengths, preflight, score_within_memory
 
 SPECIAL_KEYS = ("pad_token_id", "bos_token_id", "eos_token_id", "unk_token_id", "sep_token_id", "cls_token_id",
                 "mask_token_id")
@@ -64,8 +64,11 @@ def copy_distance(ctx: ProbeContext, distances: list[int] | None = None, min_dis
             # The first token of the second copy cannot be told from what precedes it; the rest can.
             prompts.append(Prompt(sequence + sequence[:1], {"copy": sequence[1:]},
                                   {"distance": distance, "sample": sample}))
-    scorer = PrefixScorer(ctx.adapter, share=False, chunk=chunk)
-    scores = scorer.score(prompts)
+    scores, prompts, scorer = score_within_memory(lambda: PrefixScorer(ctx.adapter, share=False, chunk=chunk),
+                                                  prompts, skipped_distances, what="distance")
+    if not prompts:
+        return skipped("no distance fits in the device's memory", skipped_distances=skipped_distances)
+    tested = sorted({p.info["distance"] for p in prompts})
     rows: list[dict[str, Any]] = []
     by_distance: dict[int, float] = {}
     for distance in tested:

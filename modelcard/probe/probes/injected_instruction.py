@@ -29,6 +29,7 @@ from modelcard.probe.retrieval import (
     plan_lengths,
     preflight,
     rng_for,
+    score_within_memory,
 )
 
 
@@ -92,8 +93,10 @@ def injected_instruction(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 204
     if not prompts:
         return skipped("every length is too short for the needle, the instruction and the question",
                        skipped_lengths=skipped_lengths)
-    scorer = PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk)
-    scores = scorer.score(prompts)
+    scores, prompts, scorer = score_within_memory(
+        lambda: PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk), prompts, skipped_lengths)
+    if not prompts:
+        return skipped("no length fits in the device's memory", skipped_lengths=skipped_lengths)
     by_length: dict[str, dict[str, Any]] = {}
     for length in sorted({p.info["length"] for p in prompts}):
         here = [(p, s) for p, s in zip(prompts, scores, strict=True) if p.info["length"] == length]

@@ -28,6 +28,7 @@ from modelcard.probe.retrieval import (
     plan_lengths,
     preflight,
     rng_for,
+    score_within_memory,
 )
 
 
@@ -94,8 +95,10 @@ def multikey_distractors(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 204
     skipped_lengths += too_short
     if not prompts:
         return skipped("every length is too short for the needles and the question", skipped_lengths=skipped_lengths)
-    scorer = PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk)
-    scores = scorer.score(prompts)
+    scores, prompts, scorer = score_within_memory(
+        lambda: PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk), prompts, skipped_lengths)
+    if not prompts:
+        return skipped("no length fits in the device's memory", skipped_lengths=skipped_lengths)
     table: dict[str, dict[str, Any]] = {}
     for length in sorted({p.info["length"] for p in prompts}):
         table[str(length)] = {str(count): tally([(p, s) for p, s in zip(prompts, scores, strict=True)

@@ -31,6 +31,7 @@ from modelcard.probe.retrieval import (
     plan_lengths,
     preflight,
     rng_for,
+    score_within_memory,
 )
 
 
@@ -107,8 +108,11 @@ def passkey_grid(ctx: ProbeContext, lengths: list[int] | None = None, min_length
     skipped_lengths += too_short
     if not prompts:
         return skipped("every length is too short for the needle and the question", skipped_lengths=skipped_lengths)
-    scorer = PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk)
-    scores = scorer.score(prompts)
+    scores, prompts, scorer = score_within_memory(
+        lambda: PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk), prompts, skipped_lengths)
+    if not prompts:
+        return skipped("no length fits in the device's memory", skipped_lengths=skipped_lengths)
+    tested = sorted({p.info["length"] for p in prompts})
     rows, table, by_length = grid_table(prompts, scores, tested, depths)
     effective = effective_context(by_length, fraction, absolute, min_base, declared)
     summary = describe(effective, declared, by_length)

@@ -25,6 +25,7 @@ from modelcard.probe.retrieval import (
     plan_lengths,
     preflight,
     rng_for,
+    score_within_memory,
 )
 
 
@@ -89,8 +90,10 @@ def position_sensitivity(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 204
     skipped_lengths += too_short
     if not prompts:
         return skipped("every length is too short for the needles and the question", skipped_lengths=skipped_lengths)
-    scorer = PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk)
-    scores = scorer.score(prompts)
+    scores, prompts, scorer = score_within_memory(
+        lambda: PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk), prompts, skipped_lengths)
+    if not prompts:
+        return skipped("no length fits in the device's memory", skipped_lengths=skipped_lengths)
     by_length: dict[str, dict[str, Any]] = {}
     for length in sorted({p.info["length"] for p in prompts}):
         marks = sorted({p.info["position"] for p in prompts if p.info["length"] == length})
