@@ -13,6 +13,8 @@ runs to it."""
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,3 +152,22 @@ def bytes_at(layers: list[dict[str, Any]], tokens: int) -> int | None:
 def bytes_per_token(before: int, after: int, tokens: int) -> int:
     """What one more token adds, from two readings `tokens` tokens apart."""
     return (after - before) // tokens if tokens > 0 else 0
+
+
+# Rechecks of a rounding-sized difference.
+
+# A path that only reorders rounding stays within a few times the noise of a path that cannot share its bug;
+# transformers' dtype tolerances come from tiny models, and deep or trained models exceed them on rounding alone.
+NOISE_FACTOR = 4
+
+# Models up to this size are checked again in float64 when they miss their dtype's tolerance: a difference
+# that vanishes there was rounding, one that stays is the code under test.
+FLOAT64_RECHECK_PARAMETERS = 50_000_000
+
+
+def float64_copy(adapter: Any) -> Any | None:
+    """The same model in float64, for small models only."""
+    parameters = sum(p.numel() for p in adapter.model.parameters())
+    if parameters > FLOAT64_RECHECK_PARAMETERS:
+        return None
+    return dataclasses.replace(adapter, model=copy.deepcopy(adapter.model).double())

@@ -6,22 +6,13 @@ again, and on shorter inputs), never from a path through the cache under test.""
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from typing import Any
 
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import Outcome, finding, skipped
 from modelcard.probe.registry import probe
-from modelcard.probe.shared import claimed_windows
+from modelcard.probe.shared import NOISE_FACTOR, claimed_windows, float64_copy
 from modelcard.probe.tolerances import compare, tolerance
-
-# A cache that only reorders rounding stays within a few times the noise of a shorter full forward; transformers'
-# dtype tolerances come from tiny models and a deep model in half precision exceeds them on rounding alone.
-NOISE_FACTOR = 4
-# Models up to this size are checked again in float64 when they miss their dtype's tolerance: a difference
-# that vanishes there was rounding, one that stays is the cache.
-FLOAT64_RECHECK_PARAMETERS = 50_000_000
 
 
 def through_cache(adapter: Any, ids: Any, steps: list[tuple[int, int]]) -> tuple[Any, Any]:
@@ -78,14 +69,6 @@ def judge(results: dict[str, dict[str, Any]], noise: dict[str, Any]) -> None:
         result["within_rounding_noise"] = (not result["within_tolerance"]
                                            and result["max_abs_diff"] <= NOISE_FACTOR * noise["value"])
         result["consistent"] = result["within_tolerance"] or result["within_rounding_noise"]
-
-
-def float64_copy(adapter: Any) -> Any | None:
-    """The same model in float64, for small models only."""
-    parameters = sum(p.numel() for p in adapter.model.parameters())
-    if parameters > FLOAT64_RECHECK_PARAMETERS:
-        return None
-    return dataclasses.replace(adapter, model=copy.deepcopy(adapter.model).double())
 
 
 def check_paths(adapter: Any, ids: Any, paths: dict[str, list[tuple[int, int]]], atol: float,

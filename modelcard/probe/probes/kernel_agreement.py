@@ -5,7 +5,8 @@ Which kernels exist is transformers' answer (its attention registry and `is_*_av
 ModelAdapter.kernel_availability): a kernel is `unavailable` only where transformers says it is not installed
 or cannot run on this device, `unsupported` where the model's own code does not implement it. A kernel that
 is there and crashes is an `error` with its reason, never quietly left out. Kernels that disagree are a
-finding."""
+finding, unless it is within the reference kernel's own rounding, measured against a float64 copy of a small
+model."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import NotApplicable, Outcome, finding, skipped
 from modelcard.probe.registry import probe
+from modelcard.probe.shared import NOISE_FACTOR, float64_copy
 from modelcard.probe.tolerances import compare, tolerance
 
 
@@ -61,6 +63,42 @@ def choose(ctx: ProbeContext, kernels: list[str] | None, exclude: list[str] | No
     return primary + deferred, not_run
 
 
+def judge_by_rounding(adapter: Any, reference: str, outputs: dict[str, Any], results: dict[str, dict[str, Any]],
+                      ids: Any, mask: Any, keep: Any) -> None:
+    """A kernel outside its dtype's tolerance is judged again against the reference kernel's own rounding: how far
+    the reference is, in this dtype, from the same kernel on a float64 copy of a small model (a trained model's
+    larger logits round further than transformers' tiny-model tolerances allow). A difference within
+    NOISE_FACTOR times that is rounding; the float64 path is the reference kernel's, so it cannot share a bug of
+    the kernel under test. (Rerunning the kernel itself in float64 would not do: transformers' eager softmax
+    runs in float32 whatever the model's dtype.)"""
+    import torch
+
+    missed = [kernel for kernel, result in results.items() if not result["within_tolerance"]]
+    if not missed or adapter.dtype_name == "float64" or reference not in outputs:
+        return
+    exact = float64_copy(adapter)
+    if exact is None:
+        return
+    try:
+        with exact.using(reference):
+            truth = exact.outputs(ids, attention_mask=mask)
+    except (RuntimeError, TypeError, ValueError) as error:  # a model with no float64 path keeps its first verdict
+        for kernel in missed:
+            results[kernel]["rounding_noise"] = {"error": " ".join(str(error).split())[:200]}
+        return
+    kept = keep.to(truth.device)
+    noise = float((outputs[reference].double() - truth)[kept].abs().max())
+    if not torch.isfinite(torch.tensor(noise)):
+        for kernel in missed:
+            results[kernel]["rounding_noise"] = {"error": "not a number in the float64 reference's outputs"}
+        return
+    for kernel in missed:
+        within = results[kernel]["max_abs_diff"] <= NOISE_FACTOR * noise
+        results[kernel]["rounding_noise"] = {"value": noise, "factor": NOISE_FACTOR, "source": f"{reference} in "
+                                             f"{adapter.dtype_name} against {reference} in float64"}
+        results[kernel]["within_rounding_noise"] = within
+
+
 @probe("kernel-agreement", "Every available attention kernel gives the same output")
 def kernel_agreement(ctx: ProbeContext, kernels: list[str] | None = None, exclude: list[str] | None = None,
                      defer: list[str] | None = None, length: int = 32, batch: int = 2, pad: int = 5,
@@ -85,6 +123,7 @@ def kernel_agreement(ctx: ProbeContext, kernels: list[str] | None = None, exclud
             crashed[kernel] = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
     results = ({k: compare(outputs[reference], out, keep.to(out.device), atol, rtol)
                 for k, out in outputs.items() if k != reference} if reference in outputs else {})
+    judge_by_rounding(adapter, reference, outputs, results, ids, mask, keep)
     details = {"reference": reference, "kernels": results, "crashed": crashed, "not_run": not_run,
                "padded": mask is not None, "length": length, "batch": batch}
     threshold = {"atol": atol, "rtol": rtol, "min_top1": min_top1}
@@ -92,7 +131,7 @@ def kernel_agreement(ctx: ProbeContext, kernels: list[str] | None = None, exclud
     outcome = Outcome(status="pass", metric=f"max abs diff vs {reference}", value=worst, unit=None,
                       threshold=threshold, kernel=",".join(outputs) or None, details=details)
     for kernel, result in results.items():
-        if result["within_tolerance"] and result["top1_agreement"] >= min_top1:
+        if (result["within_tolerance"] or result.get("within_rounding_noise")) and result["top1_agreement"] >= min_top1:
             continue
         outcome.status = "fail"
         changes_predictions = result["top1_agreement"] < min_top1
