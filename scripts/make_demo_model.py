@@ -1,8 +1,10 @@
-"""Build the bundled demo model: a tiny Llama-style causal LM (GQA, RoPE) with a byte-level tokenizer.
+"""The demo model's architecture and tokenizer: a tiny Llama-style causal LM (GQA, RoPE) with a byte-level
+tokenizer, here with random weights.
 
-    python scripts/make_demo_model.py [--out modelcard/demo]
+    python scripts/make_demo_model.py [--out build/demo-random]
 
-Deterministic: the same seed gives the same weights. A later issue trains it; now it is random.
+The bundled demo (modelcard/demo) is this architecture trained by scripts/train_demo_model.py, which imports
+`demo_config` and `byte_level_tokenizer` from here. Deterministic: the same seed gives the same weights.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def demo_config(vocab_size: int) -> LlamaConfig:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "modelcard" / "demo")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "demo-random")
     out = parser.parse_args().out
     tokenizer = byte_level_tokenizer()
     torch.manual_seed(SEED)

@@ -149,7 +149,7 @@ def test_overrides_correct_a_detected_value_and_keep_it_visible(tmp_path, run_cl
     record = json.loads((tmp_path / "out" / "card.json").read_text())
     assert record["context_window"]["declared"] == 1024
     assert record["provenance"]["/context_window/declared"] == "declared"
-    assert record["inspection"]["overridden"] == {"/context_window/declared": 2048}
+    assert record["inspection"]["overridden"] == {"/context_window/declared": 4096}
 
 
 def test_override_of_a_place_that_does_not_exist(tmp_path, run_cli):

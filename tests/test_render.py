@@ -52,7 +52,7 @@ def test_hub_reads_the_front_matter(demo_card):
     assert data["pipeline_tag"] == "text-generation"
     assert "modelcard" in data["tags"]
     assert data["modelcard"]["architecture_class"] == "decoder-only"
-    assert data["modelcard"]["context_window"] == 2048
+    assert data["modelcard"]["context_window"] == 4096
 
 
 def test_readme_embeds_the_whole_record_losslessly(demo_card):

@@ -8,7 +8,7 @@ def test_demo_cache_matches_the_formula(run_probe) -> None:
     assert outcome.status == "pass"
     assert outcome.value == outcome.details["formula_bytes_per_token"] == 4 * 2 * 2 * 16 * 4
     assert outcome.measured["/kv_cache/source"] == "measured"
-    assert outcome.derived["/kv_cache/bytes_at"][-1] == {"tokens": 2048, "bytes": 2048 * 1024}
+    assert outcome.derived["/kv_cache/bytes_at"][-1] == {"tokens": 4096, "bytes": 4096 * 1024}
 
 
 def test_sliding_twin_cache_stops_at_window_minus_one(run_probe, config_only) -> None:
@@ -44,7 +44,7 @@ def test_honest_caches_agree_with_a_full_forward(run_probe, config_only) -> None
     assert run_probe("cache-consistency", "tinymodels:honest").status == "pass"
     assert run_probe("cache-consistency", "tinymodels:windowed").status == "pass"
     demo = run_probe("cache-consistency", None)
-    assert demo.status == "pass" and demo.value < 1e-5
+    assert demo.status == "pass" and demo.value < 1e-4  # trained logits up to ~13: fp32 rounding ~1e-5
 
 
 def test_sliding_cache_is_exercised_past_its_window(run_probe, config_only) -> None:

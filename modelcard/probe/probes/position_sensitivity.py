@@ -2,10 +2,13 @@
 spread evenly through the filler; the question asks for the one at the start, a quarter, the middle, three
 quarters or the end. Accuracy by position, and a U-shape index: (mean accuracy at the two ends - mean accuracy
 in between) / mean accuracy at the ends; 0 is flat, 1 means the middle is lost entirely, negative means the ends
-are worse. All questions of one sample follow the same context, which the prefix scorer computes once."""
+are worse. A position whose accuracy is under a fraction of the best position's is lost, wherever it is: the
+middle (the U of "lost in the middle") or an end (a model that only reads its most recent tokens loses the
+start). All questions of one sample follow the same context, which the prefix scorer computes once."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from modelcard.probe.context import ProbeContext
@@ -63,6 +66,56 @@ def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], position
     return prompts, too_short
 
 
+CONSEQUENCE = {"middle": "facts placed mid-context are missed",
+               "start": "facts placed at the start of the context are missed",
+               "end": "facts placed at the end of the context are missed"}
+
+
+def _where(position: float) -> str:
+    return "start" if position == 0 else "end" if position == 1 else "middle"
+
+
+def _position_words(position: float) -> str:
+    return {0.0: "at the start", 0.25: "a quarter in", 0.5: "in the middle", 0.75: "three quarters in",
+            1.0: "at the end"}.get(position, f"{position:.0%} in")
+
+
+def wilson(rate: float, samples: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a success rate over `samples` trials (95% by default)."""
+    if samples <= 0:
+        return 0.0, 1.0
+    centre = (rate + z * z / (2 * samples)) / (1 + z * z / samples)
+    half = z * math.sqrt(rate * (1 - rate) / samples + z * z / (4 * samples * samples)) / (1 + z * z / samples)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def position_losses(by_length: dict[str, dict[str, Any]], fraction: float,
+                    min_base: float) -> dict[str, dict[str, Any]]:
+    """Where retrieval is lost, by region (start, middle, end): a position whose accuracy is under `fraction` of
+    the best position's at the same length, by more than sampling can explain (their 95% Wilson intervals do not
+    overlap), at lengths where the best reaches `min_base` (below it nothing can be told from failing to
+    retrieve at all). For each region, the length and position with the largest gap."""
+    losses: dict[str, dict[str, Any]] = {}
+    for n, row in by_length.items():
+        best = row["best"]
+        if best < min_base:
+            continue
+        best_position = row["positions"][row["accuracy"].index(best)]
+        for position, accuracy in zip(row["positions"], row["accuracy"], strict=True):
+            if accuracy >= fraction * best or wilson(accuracy, row["samples"])[1] >= wilson(best, row["samples"])[0]:
+                continue
+            where = _where(position)
+            if where in losses and best - accuracy <= losses[where]["best"] - losses[where]["accuracy"]:
+                continue
+            label = "lost in the middle" if where == "middle" else f"lost at the {where}"
+            losses[where] = {"length": int(n), "position": position, "accuracy": accuracy, "best": best,
+                             "best_position": best_position,
+                             "summary": f"{label} at {int(n):,} tokens: {accuracy:.0%} for the item "
+                                        f"{_position_words(position)} against {best:.0%} "
+                                        f"{_position_words(best_position)}"}
+    return losses
+
+
 def u_index(accuracy: list[float]) -> float | None:
     """(ends - middle) / ends, from accuracies ordered by position; None when the ends are never right."""
     ends = (accuracy[0] + accuracy[-1]) / 2
@@ -106,35 +159,33 @@ def position_sensitivity(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 204
         by_length[str(length)] = {"positions": [round(m, 4) for m in marks], "accuracy": accuracy,
                                   "u_index": u_index(accuracy), "ends": round(ends, 4),
                                   "middle_min": min(accuracy[1:-1]) if len(accuracy) > 2 else None,
-                                  "samples": samples}
-    dips = {n: row for n, row in by_length.items() if row["ends"] >= min_base and row["middle_min"] is not None
-            and row["middle_min"] < fraction * row["ends"]}
+                                  "best": max(accuracy), "samples": samples}
+    losses = position_losses(by_length, fraction, min_base)
     indices = [row["u_index"] for row in by_length.values() if row["u_index"] is not None]
     headline = max(indices) if indices else None
-    if dips:
-        n, row = max(dips.items(), key=lambda item: item[1]["ends"] - item[1]["middle_min"])
-        summary = (f"lost in the middle at {int(n):,} tokens: {row['middle_min']:.0%} in the middle against "
-                   f"{row['ends']:.0%} at the ends (U-shape index {row['u_index']:.2f})")
-    else:
-        parts = [f"{int(n):,} tokens: {', '.join(f'{a:.0%}' for a in row['accuracy'])}"
-                 for n, row in by_length.items()]
-        summary = "no middle dip; accuracy from start to end at " + "; ".join(parts)
-    outcome = Outcome(status="fail" if dips else "pass", metric="U-shape index (largest over lengths)",
-                      value=headline, unit=None, threshold={"fraction_of_ends": fraction, "min_base": min_base},
-                      details={"summary": summary, "by_length": by_length, "needles": needles,
+    parts = [f"{int(n):,} tokens: {', '.join(f'{a:.0%}' for a in row['accuracy'])}" for n, row in by_length.items()]
+    trail = "accuracy from start to end at " + "; ".join(parts)
+    summary = ("; ".join(loss["summary"] for loss in losses.values()) + f" ({trail})") if losses else (
+        "no position is lost; " + trail)
+    outcome = Outcome(status="fail" if losses else "pass", metric="U-shape index (largest over lengths)",
+                      value=headline, unit=None, threshold={"fraction_of_best": fraction, "min_base": min_base},
+                      details={"summary": summary, "by_length": by_length, "needles": needles, "losses": losses,
                                "skipped_lengths": skipped_lengths, "tokenizer": codec.name, "filler": filler,
                                "compute": scorer.stats.as_dict()})
-    if dips:
+    for where, loss in losses.items():
         outcome.findings.append(finding(
             "warning", "/disclosures/known_failure_modes", None,
-            {"length": int(n), "middle": row["middle_min"], "ends": row["ends"], "u_index": row["u_index"]},
-            f"{summary[0].upper()}{summary[1:]}: facts placed mid-context are missed"))
-    weak = [n for n, row in by_length.items() if row["ends"] < min_base]
+            {"length": loss["length"], "position": loss["position"], "accuracy": loss["accuracy"],
+             "best": loss["best"], "best_position": loss["best_position"],
+             "u_index": by_length[str(loss["length"])]["u_index"]},
+            f"{loss['summary'][0].upper()}{loss['summary'][1:]}: {CONSEQUENCE[where]}"))
+    weak = [n for n, row in by_length.items() if row["best"] < min_base]
     if len(weak) == len(by_length):
         outcome.status = "skipped"
-        outcome.reason = (f"retrieval at the start and the end is under {min_base:.0%} at every tested length: too "
-                          "weak to tell a middle dip from not retrieving at all")
+        outcome.reason = (f"retrieval is under {min_base:.0%} at every position of every tested length: too weak "
+                          "to tell a position effect from not retrieving at all")
     elif weak:
-        outcome.details["note"] = (f"at {', '.join(f'{int(n):,}' for n in weak)} tokens retrieval at the ends is "
-                                   f"under {min_base:.0%}: too weak to tell a middle dip from failing to retrieve")
+        outcome.details["note"] = (f"at {', '.join(f'{int(n):,}' for n in weak)} tokens retrieval is under "
+                                   f"{min_base:.0%} at every position: too weak to tell a position effect from "
+                                   "failing to retrieve")
     return outcome
