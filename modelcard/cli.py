@@ -188,11 +188,12 @@ def _print_probe_report(report: dict[str, Any]) -> None:
 @click.argument("card", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
 def validate(card: Path, fmt: str) -> None:
-    """Check CARD (a card.json) against the record schema; errors name their JSON pointer."""
-    from modelcard.record import read_record
+    """Check CARD (a card.json, or a README.md that modelcard generated: its embedded record) against the record
+    schema; errors name their JSON pointer."""
+    from modelcard.cardfile import read_card
     from modelcard.validate import validate_record
 
-    errors = validate_record(read_record(card))
+    errors = validate_record(read_card(card).record)
     if fmt == "json":
         click.echo(json.dumps({"valid": not errors, "errors": [vars(e) for e in errors]}, indent=2))
     else:
@@ -202,6 +203,53 @@ def validate(card: Path, fmt: str) -> None:
             click.echo(f"{card}: valid", err=True)
     if errors:
         raise Failed(f"{card}: {len(errors)} schema error(s)")
+
+
+@cli.command()
+@click.argument("cards", metavar="CARD...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--policy", "policies", multiple=True, metavar="NAME|PATH",
+              help="A built-in policy (attention-governance, eu-ai-act-gpai, hf-hub) or a policy YAML file; "
+                   "repeatable.  [default: attention-governance]")
+@click.option("--strict", is_flag=True, help="Warnings fail the gate too.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "junit"]), default="text",
+              show_default=True, help="text for people, json, github (workflow annotations), junit (XML).")
+def check(cards: tuple[Path, ...], policies: tuple[str, ...], strict: bool, fmt: str) -> None:
+    """The CI gate: CARD (a card.json, or a README.md that modelcard generated, whose hand-edited disclosure
+    sections count) against policies. Exits 1 when a required value is missing, null without a reason or a
+    placeholder, a required probe did not run, or a finding is an error."""
+    from modelcard.cardfile import read_valid_card
+    from modelcard.check import check_card
+    from modelcard.check_report import render_report
+    from modelcard.policy import DEFAULT_POLICY, resolve_policy
+
+    resolved = {policy.name: policy for policy in map(resolve_policy, policies or (DEFAULT_POLICY,))}
+    reports = [check_card(read_valid_card(card), list(resolved.values()), strict) for card in cards]
+    click.echo(render_report(reports, fmt, strict), nl=False)
+    failed = [report for report in reports if not report.passed]
+    if failed:
+        rules = sum(policy.count("fail") for report in failed for policy in report.policies)
+        raise Failed(f"check failed: {rules} rule(s) of {', '.join(resolved)} not met"
+                     f"{' (warnings count: --strict)' if strict else ''}")
+
+
+@cli.command()
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+def diff(old: Path, new: Path, fmt: str) -> None:
+    """What changed from OLD to NEW (each a card.json or a generated README.md): disclosures, architecture and
+    attention, context window, KV cache, probe results (regressions first), findings. Exits 0 when nothing
+    changed, 1 when something did."""
+    from modelcard.cardfile import read_valid_card
+    from modelcard.diff import diff_cards, diff_data, diff_text
+
+    result = diff_cards(read_valid_card(old), read_valid_card(new))
+    if fmt == "json":
+        click.echo(json.dumps(diff_data(result), indent=2, ensure_ascii=False))
+    else:
+        click.echo(diff_text(result), nl=False)
+    if not result.equal:
+        raise Failed(f"{old} and {new} differ ({result.count} change(s))")
 
 
 @cli.command()

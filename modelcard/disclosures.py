@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from modelcard.errors import BadInput
 from modelcard.files import read_yaml, resolve_inside
 
 DEFAULT_FILE = "modelcard.yaml"
-TEXT_KEYS = ("intended_use", "out_of_scope_use", "retrieval_mechanism", "training_data", "license", "contact")
+TEXT_KEYS = ("intended_use", "out_of_scope_use", "retrieval_mechanism", "training_data", "license", "contact",
+             "pipeline_tag", "document_version", "document_date")
 MAX_KEY_LENGTH = 200
 
 
@@ -28,7 +30,13 @@ def read_disclosures(path: Path) -> dict[str, Any]:
                                  f"(found {_kind(key)})")
     for key in TEXT_KEYS:
         if data.get(key) is not None and not isinstance(data[key], str):
-            raise BadInput(path, f"{key} must be text (found {_kind(data[key])})")
+            quote = " (quote it)" if isinstance(data[key], (int, float)) and not isinstance(data[key], bool) else ""
+            raise BadInput(path, f"{key} must be text (found {_kind(data[key])}{quote})")
+    if isinstance(data.get("document_date"), str) and not _iso_date(data["document_date"]):
+        raise BadInput(path, 'document_date must be a date written YYYY-MM-DD (for example "2025-08-02")')
+    language = data.get("language")
+    if language is not None and not (isinstance(language, str) or _text_list(language)):
+        raise BadInput(path, f"language must be text or a list of text items (found {_kind(language)})")
     tools = data.get("tool_access")
     if tools is not None and not (isinstance(tools, str) or _text_list(tools)):
         raise BadInput(path, f"tool_access must be text or a list of text items (found {_kind(tools)})")
@@ -40,6 +48,14 @@ def read_disclosures(path: Path) -> dict[str, Any]:
                                       and all(isinstance(k, str) and k.startswith("/") for k in overrides)):
         raise BadInput(path, "overrides must map JSON pointers (like /context_window/declared) to values")
     return dict(data)
+
+
+def _iso_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
 
 
 def _text_list(value: Any) -> bool:

@@ -44,9 +44,15 @@ def front_matter(record: dict[str, Any]) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     if isinstance(disclosures.get("license"), str) and disclosures["license"]:
         meta["license"] = disclosures["license"]
+    language = disclosures.get("language")
+    if (isinstance(language, str) and language) or (isinstance(language, list) and language
+                                                     and all(isinstance(item, str) for item in language)):
+        meta["language"] = language
     if model["source"] != "module":
         meta["library_name"] = "transformers"
-    if architecture["class"] in PIPELINE_TAGS:
+    if isinstance(disclosures.get("pipeline_tag"), str) and disclosures["pipeline_tag"]:
+        meta["pipeline_tag"] = disclosures["pipeline_tag"]
+    elif architecture["class"] in PIPELINE_TAGS:
         meta["pipeline_tag"] = PIPELINE_TAGS[architecture["class"]]
     meta["tags"] = tags
     meta["modelcard"] = {
@@ -85,13 +91,19 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{code:04x}"
 
 
-def read_embedded_record(markdown: str) -> dict[str, Any] | None:
-    """The record embedded at the end of a README.md that `render_markdown` wrote, or None when there is none.
-    Only the comment that closes the file counts: text earlier in the card cannot pass for it."""
+def embedded_record_text(markdown: str) -> str | None:
+    """The JSON text of the record embedded at the end of a README.md that `render_markdown` wrote, or None when
+    there is none. Only the comment that closes the file counts: text earlier in the card cannot pass for it."""
     match = _EMBEDDED.search(markdown)
-    if not match:
+    return match.group(1) if match else None
+
+
+def read_embedded_record(markdown: str) -> dict[str, Any] | None:
+    """The record embedded at the end of a README.md that `render_markdown` wrote, or None when there is none."""
+    text = embedded_record_text(markdown)
+    if text is None:
         return None
-    record = json.loads(match.group(1))
+    record = json.loads(text)
     return record if isinstance(record, dict) else None
 
 

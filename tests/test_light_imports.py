@@ -1,9 +1,10 @@
-"""`modelcard --help`, `validate` and `render` never import torch or transformers (STYLE.md 6)."""
+"""`modelcard --help`, `validate`, `render`, `check` and `diff` never import torch or transformers (STYLE.md 6)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,13 +18,26 @@ sys.exit(code)
 """
 
 
-@pytest.mark.parametrize("command", ["help", "validate", "render"])
+COMPLETE = Path(__file__).resolve().parent / "fixtures" / "check" / "complete.json"
+ALL_POLICIES = ["--policy", "attention-governance", "--policy", "eu-ai-act-gpai", "--policy", "hf-hub"]
+
+
+@pytest.mark.parametrize("command", ["help", "validate", "validate-readme", "render", "check", "check-readme",
+                                     "check-junit", "diff", "diff-readme"])
 def test_light_commands_do_not_import_torch(command, demo_card, tmp_path):
+    readme = str(demo_card / "README.md")
     argv = {
         "help": ["--help"],
         "validate": ["validate", str(demo_card / "card.json")],
+        "validate-readme": ["validate", readme],
         "render": ["render", str(demo_card / "card.json"), "-o", str(tmp_path / "out")],
+        "check": ["check", str(COMPLETE), *ALL_POLICIES, "--strict"],
+        "check-readme": ["check", readme, *ALL_POLICIES, "--format", "json"],
+        "check-junit": ["check", str(COMPLETE), "--format", "junit"],
+        "diff": ["diff", str(COMPLETE), str(demo_card / "card.json")],
+        "diff-readme": ["diff", readme, str(demo_card / "card.json")],
     }[command]
     done = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    expected = {"check-readme": 1, "diff": 1}.get(command, 0)  # the demo card leaves disclosures out
+    assert done.returncode == expected, done.stderr
     assert "HEAVY=\n" in done.stdout, done.stdout
