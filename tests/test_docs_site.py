@@ -1,0 +1,247 @@
+"""The documentation site's generators (site/hooks/sitegen), without running mkdocs: the references list every
+command and option, every schema field, every registered probe and every policy file; the gallery covers the
+released configs and reads its index from the records; the link check finds broken links; pages about commands
+this build lacks say so."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "site" / "hooks"))
+
+from sitegen import (  # noqa: E402
+    availability,
+    cards,
+    cli_reference,
+    gallery,
+    link_check,
+    policy_reference,
+    probe_reference,
+    schema_reference,
+)
+from sitegen.markdown import cell  # noqa: E402
+
+GENERATED_PAGES = {"reference/cli.md", "reference/schema.md", "reference/probes.md", "reference/policies.md",
+                   "benchmarks.md", "gallery/index.md"}
+
+
+def test_cli_reference_documents_every_command_and_option() -> None:
+    import click
+
+    from modelcard.cli import cli
+
+    text = cli_reference.cli_reference_markdown(cli)
+    root = click.Context(cli, info_name="modelcard")
+    for name in cli.list_commands(root):
+        command = cli.get_command(root, name)
+        assert f"## `modelcard {name}`" in text
+        section = text.split(f"## `modelcard {name}`")[1].split("\n## ")[0]
+        for param in command.get_params(click.Context(command, info_name=name, parent=root)):
+            for spelling in (param.opts if isinstance(param, click.Option) else []):
+                assert f"`{spelling}`" in section, (name, spelling)
+            if isinstance(param, click.Option) and param.help:
+                assert cell(param.help) in section
+    assert "Sentinel" not in text  # click's "no default" marker is never shown as a value
+
+
+def schema_properties(node: object, found: list[dict]) -> list[dict]:
+    """Every property schema anywhere in the schema, $defs included."""
+    if isinstance(node, dict):
+        for child in (node.get("properties") or {}).values():
+            found.append(child)
+        for value in node.values():
+            schema_properties(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            schema_properties(value, found)
+    return found
+
+
+def test_schema_reference_shows_every_field_with_its_description_and_values() -> None:
+    path = ROOT / "schemas" / "card.schema.json"
+    text = schema_reference.schema_reference_markdown(path)
+    schema = json.loads(path.read_text())
+    for prop in schema_properties(schema, []):
+        if "description" in prop:
+            assert cell(prop["description"]) in text
+        for value in prop.get("enum", []):
+            assert f"`{value if isinstance(value, str) else json.dumps(value)}`" in text
+    for pointer in ("/model/id", "/attention/layers/*/kind", "/probes/*/params", "/masking/stacks/{key}/mask",
+                    "/unknowns/{pointer}/reason", "/context_window/effective_rule"):
+        assert f"`{pointer}`" in text
+    for name in schema["properties"]:
+        assert f"## `/{name}`" in text
+
+
+def test_every_schema_field_is_listed_once() -> None:
+    root = json.loads((ROOT / "schemas" / "card.schema.json").read_text())
+    pointers = [field.pointer for field in schema_reference.fields(root)]
+    assert len(pointers) == len(set(pointers))
+    assert len(pointers) >= len(root["properties"]) + len(root["$defs"]["probe"]["properties"])
+
+
+def test_probe_catalogue_lists_every_registered_probe_with_its_parameters() -> None:
+    from modelcard.probe.registry import registered
+
+    text = probe_reference.probe_reference_markdown(ROOT / "probes")
+    for probe_id, spec in registered().items():
+        assert f"## `{probe_id}`" in text
+        section = text.split(f"## `{probe_id}`")[1].split("\n## ")[0]
+        assert spec.title in section
+        for name, default in spec.defaults.items():
+            shown = list(default) if isinstance(default, tuple) else default
+            assert f"| `{name}` | `{shown if isinstance(shown, str) else json.dumps(shown)}` |" in section
+
+
+def test_policy_reference_shows_whatever_the_policy_files_hold(tmp_path: Path) -> None:
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "house-rules.yaml").write_text(yaml.safe_dump({
+        "name": "house-rules", "description": "What our release cards must state.",
+        "rules": [{"pointer": "/disclosures/intended_use", "severity": "error", "message": "say what it is for"},
+                  {"pointer": "/context_window/effective", "severity": "warning", "message": "measure it",
+                   "allow_not_applicable": True}]}))
+    (folder / "tiny.yaml").write_text("require:\n  - /architecture/class\n")
+    text = policy_reference.policy_reference_markdown(folder, tmp_path)
+    assert "## `house-rules`" in text and "## `tiny`" in text
+    for expected in ("`/disclosures/intended_use`", "say what it is for", "allow_not_applicable",
+                     "What our release cards must state.", "`/architecture/class`"):
+        assert expected in text
+    assert "```yaml" in policy_reference.policy_example_markdown(folder, tmp_path)
+
+
+def test_policy_reference_says_so_when_there_are_no_policies(tmp_path: Path) -> None:
+    text = policy_reference.policy_reference_markdown(tmp_path / "policies", tmp_path)
+    assert "No built-in policies in this build" in text
+    assert "No built-in policy" in policy_reference.policy_example_markdown(tmp_path / "policies", tmp_path)
+
+
+def test_policy_reference_lists_every_builtin_policy() -> None:
+    files = policy_reference.policy_files(ROOT / "policies")
+    text = policy_reference.policy_reference_markdown(ROOT / "policies", ROOT)
+    for path in files:
+        assert f"## `{policy_reference.policy_name(path, policy_reference.read_policy(path))}`" in text
+
+
+def test_gallery_covers_every_released_config_with_its_source_line() -> None:
+    fixtures = ROOT / "tests" / "fixtures" / "real-configs"
+    sources = cards.real_config_sources(fixtures)
+    folders = {p.name for p in fixtures.iterdir() if (p / "config.json").is_file()}
+    assert {s.slug for s in sources} == folders and len(sources) >= 15
+    llama = next(s for s in sources if s.slug == "llama-3.1-8b")
+    assert llama.title == "meta-llama/Meta-Llama-3.1-8B" and "aiconfigurator" in llama.provenance
+
+
+def test_a_config_without_a_source_line_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "orphan").mkdir()
+    (tmp_path / "orphan" / "config.json").write_text("{}")
+    (tmp_path / "SOURCES.md").write_text("| folder | model | copied from | how |\n")
+    with pytest.raises(ValueError, match="no source line for orphan"):
+        cards.real_config_sources(tmp_path)
+
+
+def test_the_cache_key_follows_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"a": 1}')
+    source = cards.CardSource("x", "x", str(tmp_path), "none", "", config=config)
+    first = cards.cache_key(source, "code")
+    config.write_text('{"a": 2}')
+    assert cards.cache_key(source, "code") != first
+    assert cards.cache_key(source, "other code") != cards.cache_key(source, "code")
+
+
+@pytest.mark.parametrize(("labels", "expected"), [
+    (["full"] * 32, "32 × full"),
+    (["sliding 4,096", "full"] * 21, "(sliding 4,096, full) × 21"),
+    ((["sliding 512"] * 5 + ["full"]) * 4 + ["sliding 512"] * 2, "(5 × sliding 512, full) × 4 + 2 × sliding 512"),
+    (["state-space"] * 3 + ["full"] + ["state-space"] * 5 + ["full", "full"], "8 × state-space, 3 × full"),
+])
+def test_layer_patterns_read_as_few_words(labels: list[str], expected: str) -> None:
+    assert gallery.pattern(labels) == expected
+
+
+def test_gallery_index_rows_come_from_the_records() -> None:
+    record = json.loads((ROOT / "tests" / "fixtures" / "record-probed.json").read_text())
+    card = cards.Card(cards.CardSource("stray", "A stray-window Llama", None, "quick", ""), record,
+                      {"README.md": b"---\nx: 1\n---\n\n# Model card\n\ntext\n<!-- record -->\n"}, 1.0, True)
+    row = gallery.index_row(card)
+    assert row[0] == "[A stray-window Llama](stray/index.md)"
+    assert row[1] == record["architecture"]["class"]
+    heads = record["attention"]["heads"]
+    assert row[2].startswith(f"{heads['grouping']} {heads['query']}/{heads['key_value']}")
+    severities = [item["severity"] for item in record["findings"]]
+    assert all(severity in row[7] for severity in set(severities))
+    page = gallery.index_page([card])
+    assert "A stray-window Llama" in page and "hide:" in page
+    assert gallery.card_body(card.files["README.md"].decode()) == "## Model card\n\ntext\n"
+
+
+def test_link_check_finds_missing_files_and_anchors(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "index.html").write_text('<h1 id="top">x</h1><a href="a/">ok</a><a href="#top">ok</a>'
+                                         '<a href="https://example.org/x">external</a><img src="missing.png">')
+    (tmp_path / "a" / "index.html").write_text('<a href="../index.html#nowhere">bad anchor</a>'
+                                               '<a href="../index.html#top">ok</a><a href="../../out.html">x</a>')
+    broken = {(b.page, b.target, b.why) for b in link_check.broken_links(tmp_path)}
+    assert broken == {("index.html", "missing.png", "no such file"),
+                      ("a/index.html", "../index.html#nowhere", "no such anchor"),
+                      ("a/index.html", "../../out.html", "outside the site")}
+
+
+def test_pages_about_missing_commands_say_so() -> None:
+    features = {"generate": {"--suite", "-o"}, "validate": set()}
+    page = "intro\n<!-- requires: modelcard check -->\nmore\n<!-- requires: modelcard generate --suite -->\n"
+    text = availability.resolve_markers(page, features, "9.9")
+    assert "`modelcard check` is not part of modelcard 9.9" in text
+    assert "requires:" not in text and text.count("!!! warning") == 1
+    missing_option = availability.resolve_markers("<!-- requires: modelcard generate --jobs -->", features, "9.9")
+    assert "`modelcard generate --jobs` is not part" in missing_option
+
+
+def test_every_page_in_the_nav_exists_or_is_generated() -> None:
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+
+    def pages(items: list) -> list[str]:
+        found = []
+        for item in items:
+            value = next(iter(item.values())) if isinstance(item, dict) else item
+            found += pages(value) if isinstance(value, list) else [value]
+        return found
+
+    for page in pages(config["nav"]):
+        assert page in GENERATED_PAGES or (ROOT / "site" / page).is_file(), page
+
+
+def test_the_examples_of_the_custom_module_page_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelcard.load import LoadOptions
+    from modelcard.pipeline import inspect_record
+
+    monkeypatch.syspath_prepend(str(ROOT / "site" / "how-to" / "examples"))
+    record = inspect_record("tiny_lm:build", LoadOptions())
+    assert record["attention"]["heads"] == {"query": 4, "key_value": 2, "head_dim": 16, "grouping": "GQA"}
+    assert [layer["kind"] for layer in record["attention"]["layers"]] == ["full", "full"]
+    assert record["context_window"]["declared"] == 512
+
+
+def test_the_examples_of_the_custom_probe_page_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelcard.pipeline import GenerateRequest, generate
+    from modelcard.probe.registry import PROBES, registered
+
+    examples = ROOT / "site" / "how-to" / "examples"
+    monkeypatch.syspath_prepend(str(examples))
+    registered()
+    monkeypatch.setattr("modelcard.probe.registry.PROBES", dict(PROBES))  # the example's probe stays in this test
+    import importlib
+
+    monkeypatch.delitem(sys.modules, "my_probes", raising=False)
+    importlib.import_module("my_probes")
+    record = generate(GenerateRequest(spec=None, output=tmp_path / "card", suite=str(examples / "my-suite.yaml")))
+    results = {result["id"]: result for result in record["probes"]}
+    assert results["logit-range"]["status"] == "pass" and results["logit-range"]["params"]["length"] == 64
+    assert results["mask-leak"]["status"] == "pass"
