@@ -134,10 +134,10 @@ def _where(data: dict[str, Any], path: list[Any]) -> str:
 
 def _explain(error: Any) -> str:
     """jsonschema's message, made plain where it is not."""
-    if error.validator == "oneOf" and error.schema_path and list(error.schema_path)[-2:-1] != ["when"]:
-        if isinstance(error.instance, dict) and "id" in error.instance:
-            return "a rule needs exactly one of pointer, probe or findings"
-        return "must be one condition ({pointer, in|not_in|matches|not_matches}) or a list of them"
+    if error.validator == "oneOf":
+        if list(error.schema_path)[-2:-1] == ["when"]:
+            return "must be one condition ({pointer, in|not_in|matches|not_matches}) or a list of them"
+        return "a rule needs exactly one of pointer, probe or findings"
     if error.validator in ("minProperties", "maxProperties") and isinstance(error.instance, dict) \
             and "pointer" in error.instance:
         return "a condition needs pointer and exactly one of in, not_in, matches, not_matches"

@@ -16,12 +16,14 @@ from modelcard.resources import data_dir, demo_model_dir
 from modelcard.cli import main
 package = pathlib.Path(modelcard.__file__).parent
 assert str(package).startswith(sys.argv[1]), package
-for name in ("schemas", "templates", "probes"):
+for name in ("schemas", "templates", "probes", "policies"):
     assert data_dir(name).parent == package, (name, data_dir(name))
 assert (demo_model_dir() / "model.safetensors").is_file()
 out = tempfile.mkdtemp()
 assert main(["render", sys.argv[2], "-o", out]) == 0
 assert main(["validate", out + "/card.json"]) == 0
+assert main(["check", out + "/card.json", "--policy", "eu-ai-act-gpai", "--policy", "hf-hub"]) == 1
+assert main(["check", out + "/card.json", "--policy", "no-such-policy"]) == 2
 print("OK")
 """
 
@@ -37,7 +39,9 @@ def test_wheel_ships_the_data_folders_and_an_installed_copy_uses_them(tmp_path, 
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("modelcard/schemas/card.schema.json", "modelcard/templates/card.md.j2",
                      "modelcard/templates/card.html.j2", "modelcard/probes/quick.yaml",
-                     "modelcard/demo/config.json", "modelcard/demo/model.safetensors", "modelcard/demo/tokenizer.json"):
+                     "modelcard/demo/config.json", "modelcard/demo/model.safetensors", "modelcard/demo/tokenizer.json",
+                     "modelcard/schemas/policy.schema.json", "modelcard/policies/attention-governance.yaml",
+                     "modelcard/policies/eu-ai-act-gpai.yaml", "modelcard/policies/hf-hub.yaml"):
         assert expected in names, expected
     installed = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(installed)
