@@ -17,6 +17,8 @@ NOT_DECLARED = "*Not declared by the model's authors.*"
 # The template's own paragraph after the last disclosure (a list of overridden values): not part of it.
 _TRAILERS = ("Detected values that the authors overrode:",)
 _RECORD_COMMENT = "<!-- modelcard-record"
+# Where a README holds text of its own around the generated card, the card lies between these (the last pair).
+_BEGIN = "<!-- modelcard:begin -->"
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,9}[.)])\s+(.*)$")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 # CommonMark: a backslash before ASCII punctuation stands for the punctuation itself.
@@ -69,6 +71,9 @@ def read_layout(markdown: str, path: Path) -> ReadmeLayout:
     lines = markdown.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     front_matter, front_lines, body_start = _front_matter(lines, path)
     layout = ReadmeLayout(front_matter=front_matter, front_matter_lines=front_lines)
+    begins = [index for index in range(body_start, len(lines)) if lines[index].strip() == _BEGIN]
+    if begins:
+        body_start = begins[-1] + 1
     in_disclosures = False
     current: tuple[str, int, list[str]] | None = None
     for index in range(body_start, len(lines)):

@@ -116,3 +116,16 @@ def test_a_readme_without_a_record_is_bad_input(run_cli, tmp_path, command):
     result = run_cli(command, readme)
     assert result.code == EXIT_BAD_INPUT
     assert "no modelcard record" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_text_of_the_authors_outside_the_generated_block_is_not_read(run_cli, tmp_path):
+    readme = render_readme(tmp_path, complete_record()).read_text()
+    front, body = readme.split("\n---\n", 1)
+    if "<!-- modelcard:begin -->" not in body:
+        body = f"<!-- modelcard:begin -->\n{body}"
+    own = "# Our model\n\n## Disclosures\n\n### Tool access\n\nTODO\n\n"
+    edited = tmp_path / "README.md"
+    edited.write_text(f"{front}\n---\n{own}{body}")
+    result = run_cli("check", edited, "--format", "json")
+    assert result.code == EXIT_OK, result.out
+    assert json.loads(result.out)["cards"][0]["edited_in_readme"] == []
