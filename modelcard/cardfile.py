@@ -41,14 +41,14 @@ class Card:
                 disclosures[key] = self.layout.sections[key].value
         return disclosures
 
-    def document(self) -> dict[str, Any]:
+    def document(self, front_matter: bool = True) -> dict[str, Any]:
         """What a policy reads: the record, its disclosures as edited, and `front_matter` (the README's own; for
-        a card.json, the one `modelcard render` would write)."""
+        a card.json, the one `modelcard render` would write, built only when asked for)."""
         document = dict(self.record)
         document["disclosures"] = self.disclosures()
         if self.layout is not None:
             document["front_matter"] = self.layout.front_matter
-        else:
+        elif front_matter:
             from modelcard.render import front_matter
 
             document["front_matter"] = front_matter(self.record)

@@ -60,7 +60,9 @@ class CardReport:
 
 
 def check_card(card: Card, policies: list[Policy], strict: bool = False) -> CardReport:
-    document = card.document()
+    pointers = [pointer for policy in policies for rule in policy.rules
+                for pointer in (rule.pointer, *(condition.pointer for condition in rule.when)) if pointer]
+    document = card.document(front_matter=any(parts(pointer)[:1] == ["front_matter"] for pointer in pointers))
     return CardReport(card=card, policies=[PolicyReport(policy, [_check_rule(rule, card, document, strict)
                                                                    for rule in policy.rules])
                                            for policy in policies])
