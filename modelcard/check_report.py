@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from modelcard.check import CardReport, PolicyReport, Result
-from modelcard.present import visible
+from modelcard.present import DISCLOSURE_TITLES, visible
 
 FORMATS = ("text", "json", "github", "junit")
 _MARKS = {"pass": "ok", "fail": "FAIL", "warn": "warn", "skipped": "n/a"}
@@ -34,7 +34,7 @@ def how_to_supply(result: Result, report: CardReport) -> list[str]:
         if section is not None:
             lines.append(f'or write it under "### {section.title}" in {card.path} (line {section.line})')
         elif card.layout.disclosures_line is not None:
-            title = key.replace("_", " ").strip().capitalize()
+            title = DISCLOSURE_TITLES.get(key) or key.replace("_", " ").strip().capitalize()
             lines.append(f'or add a "### {title}" section under "## Disclosures" in {card.path} '
                          f"(line {card.layout.disclosures_line})")
     elif card.layout is not None and pointer.startswith("/front_matter/") and supply.key:
