@@ -50,7 +50,7 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from modelcard.errors import BadInput
@@ -281,13 +281,28 @@ def _swap_in(folder: Path, tmp: Path, names: list[str]) -> None:
         raise
 
 
-def write_files(folder: Path, files: Mapping[str, str], lock_timeout: float = LOCK_TIMEOUT_S) -> list[Path]:
-    """Write `files` ({name: text}, produced in memory beforehand) into `folder` as one set (module docstring).
-    Any OS error (a full disk, a read-only folder) is BadInput with one line; the files already in the folder
-    are then unchanged and no temporary file is left."""
+def _remove_regular_files(folder: Path, names: list[str]) -> None:
+    """Delete each named file that is a regular file (never a link's target, never a folder)."""
+    for name in names:
+        path = folder / name
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)
+        except OSError:  # gone already, or not ours to delete: a stale chart left behind harms nothing
+            continue
+
+
+def write_files(folder: Path, files: Mapping[str, str | bytes], lock_timeout: float = LOCK_TIMEOUT_S,
+                remove: Iterable[str] = ()) -> list[Path]:
+    """Write `files` ({name: text or bytes}, produced in memory beforehand) into `folder` as one set (module
+    docstring). `remove` names files of an earlier set that this one no longer has (a chart that is not drawn
+    any more): each that is a regular file is deleted under the same lock, after the swap. Any OS error (a full
+    disk, a read-only folder) is BadInput with one line; the files already in the folder are then unchanged and
+    no temporary file is left."""
     folder = Path(folder)
     names = list(files)
-    for name in names:
+    stale = [name for name in remove if name not in files]
+    for name in [*names, *stale]:
         if not name or "/" in name or name in (".", "..") or name.startswith(TEMP_PREFIX) or name == LOCK_NAME:
             raise ValueError(f"not a plain file name for the card set: {name!r}")
     try:
@@ -298,9 +313,11 @@ def write_files(folder: Path, files: Mapping[str, str], lock_timeout: float = LO
             os.mkdir(tmp, 0o700)
             try:
                 for name in names:
-                    _write_bytes(tmp / name, files[name].encode("utf-8"))
+                    data = files[name]
+                    _write_bytes(tmp / name, data.encode("utf-8") if isinstance(data, str) else data)
                 _fsync_dir(tmp)
                 _swap_in(folder, tmp, names)
+                _remove_regular_files(folder, stale)
                 _fsync_dir(folder)
             finally:
                 _remove_temp_folder(tmp)

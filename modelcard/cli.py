@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from modelcard import __version__
+from modelcard.disclosures import KNOWN_KEYS
 from modelcard.errors import (
     EXIT_BAD_INPUT,
     EXIT_FINDING,
@@ -24,6 +25,11 @@ from modelcard.errors import (
 from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S
 
 FORMAT = click.Choice(["text", "json"])
+DISCLOSURES_HELP = ("Disclosures YAML (default: modelcard.yaml beside the model, else in the working folder). Keys: "
+                    f"{', '.join(KNOWN_KEYS)}; any other key becomes a section of its own.")
+UPDATE_HELP = ("Also refresh the generated part of this existing README.md (between <!-- modelcard:begin --> and "
+               "<!-- modelcard:end -->, appended when it has none), merge its front matter, and write the charts "
+               "beside it; the author's own text is kept byte for byte.")
 
 
 def model_options(command: Callable) -> Callable:
@@ -68,9 +74,8 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
     from modelcard.present import layer_runs, present, visible
 
     record = inspect_record(model, load_options(kwargs))
-    if fmt == "json":
-        partial = {k: v for k, v in record.items() if k not in ("probes", "probe_suite", "disclosures")}
-        click.echo(json.dumps(partial, indent=2))
+    if fmt == "json":  # a whole record (no probes, no disclosures): `validate` and `render` take it
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
     shown = present(record)
     click.echo(f"{shown['title']} ({record['model']['class_name']})")
@@ -93,26 +98,87 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
 @click.option("--force", is_flag=True, help="Write into the model's own folder or through a symlinked -o folder.")
 @click.option("--suite", default="quick", show_default=True, help="Probe suite name or YAML path; none skips.")
 @click.option("--disclosures", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Disclosures YAML (default: ./modelcard.yaml if it exists).")
+              help=DISCLOSURES_HELP)
+@click.option("--update", "update", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="README", help=UPDATE_HELP)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every probe input.")
 @click.option("--probe-timeout", type=click.FloatRange(min=0), default=DEFAULT_TIME_LIMIT_S, show_default=True,
               metavar="SECONDS", help="Time limit of each probe (0: none); a probe past it is an error.")
 @model_options
-def generate(model: str | None, output: Path, force: bool, suite: str, disclosures: Path | None, seed: int,
-             probe_timeout: float, **kwargs: Any) -> None:
+def generate(model: str | None, output: Path, force: bool, suite: str, disclosures: Path | None,
+             update: Path | None, seed: int, probe_timeout: float, **kwargs: Any) -> None:
     """Inspect, probe and document MODEL (default: the bundled demo model)."""
-    from modelcard.disclosures import default_disclosures_path
     from modelcard.pipeline import STAGES, GenerateRequest, generate
     from modelcard.progress import StageBar
 
+    readme = _open_readme(update)
     request = GenerateRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
-                              disclosures=disclosures or default_disclosures_path(), force=force,
+                              disclosures=disclosures or _found_disclosures(model), force=force,
                               probe_timeout=probe_timeout)
     with StageBar(STAGES, desc="generate") as progress:
         record = generate(request, progress=progress)
-    click.echo(f"wrote {output / 'card.json'}, {output / 'README.md'}, {output / 'card.html'} "
-               f"({len(record['probes'])} probes, {len(record['findings'])} findings)", err=True)
+    _say_card_written(output, record, readme)
     _fail_on_bad_news(record["probes"], record["findings"], output)
+
+
+def _found_disclosures(model: str | None) -> Path | None:
+    """modelcard.yaml beside the model, else in the working folder; the path used is said."""
+    from modelcard.disclosures import find_disclosures
+    from modelcard.output import model_folders
+
+    found = find_disclosures(model_folders(model))
+    if found is not None:
+        click.echo(f"modelcard: disclosures from {found}", err=True)
+    return found
+
+
+def _open_readme(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from modelcard.readme_update import open_readme
+
+    return open_readme(path)
+
+
+def _say_card_written(output: Path | None, record: dict[str, Any], readme: Any) -> None:
+    """Warnings about the disclosures file, where the card is, its counts, and the README updated."""
+    from modelcard.chart_data import chart_specs
+    from modelcard.present import visible
+    from modelcard.progress import counts, written
+
+    for item in record["findings"]:
+        if item["pointer"].startswith("/disclosures/") and "probe" not in item and item["severity"] != "info":
+            click.echo(f"modelcard: {item['severity']}: {visible(item['message'])}", err=True)
+    charts = [spec.file_name for spec in chart_specs(record)]
+    if output is not None:
+        click.echo(written(output, ["card.json", "README.md", "card.html", *charts]), err=True)
+    if readme is not None:
+        _update_readme(readme, record)
+    click.echo(counts(record), err=True)
+
+
+def _refuse_foreign_readme(path: Path) -> None:
+    """Rendering beside a card replaces the README.md there: only one that modelcard wrote."""
+    import os
+
+    from modelcard.errors import BadInput
+    from modelcard.files import decode_utf8, read_bytes
+    from modelcard.render import BEGIN_MARKER, embedded_record_text
+
+    if not os.path.lexists(path):
+        return
+    text = decode_utf8(read_bytes(path, "card"), path)
+    if BEGIN_MARKER not in text and embedded_record_text(text) is None:
+        raise BadInput(path, "was not written by modelcard and would be replaced; pass -o FOLDER, or "
+                             "--update to refresh its generated part")
+
+
+def _update_readme(readme: Any, record: dict[str, Any]) -> None:
+    from modelcard.readme_update import update_readme
+
+    paths = update_readme(readme, record)
+    click.echo(f"updated {readme.path}" + (f" and wrote {', '.join(p.name for p in paths[1:])} beside it"
+                                           if len(paths) > 1 else ""), err=True)
 
 
 @cli.command()
@@ -169,7 +235,10 @@ def _fail_on_bad_news(probes: list[dict[str, Any]], findings: list[dict[str, Any
     failed = [r["id"] for r in probes if r["status"] in ("fail", "error")]
     errors = [f for f in findings if f["severity"] == "error"]
     if failed or errors:
-        raise Failed(f"{len(failed)} probe(s) failed or errored, {len(errors)} error finding(s); see {output}")
+        from modelcard.wording import plural
+
+        raise Failed(f"{plural(len(failed), 'probe')} failed or erred, {plural(len(errors), 'error finding')}; "
+                     f"see {output}")
 
 
 def _print_probe_report(report: dict[str, Any]) -> None:
@@ -254,24 +323,39 @@ def diff(old: Path, new: Path, fmt: str) -> None:
 
 @cli.command()
 @click.argument("card", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Folder for the card files (default: the folder CARD is in, unless --update is given).")
+@click.option("--update", "update", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="README", help=UPDATE_HELP)
 @click.option("--force", is_flag=True, help="Write through a symlinked -o folder.")
-def render(card: Path, output: Path, force: bool) -> None:
-    """Render CARD (a card.json) again as README.md and card.html (and a normalised card.json)."""
+def render(card: Path, output: Path | None, update: Path | None, force: bool) -> None:
+    """Render CARD (a card.json) again as README.md, card.html and the charts (and a normalised card.json),
+    beside it or into -o; with --update, refresh a model's own README.md instead (or as well, with -o)."""
     from modelcard.atomic import write_files
+    from modelcard.chart_data import CHART_FILE_NAMES
     from modelcard.errors import BadInput
     from modelcard.output import CARD_FILES, check_output_folder
+    from modelcard.progress import written
     from modelcard.record import read_record
     from modelcard.render import render_all
     from modelcard.validate import validate_record
 
-    check_output_folder(output, force=force, names=CARD_FILES)
+    if output is None and update is None:
+        output = card.parent
+        _refuse_foreign_readme(output / "README.md")
+    if output is not None:
+        check_output_folder(output, force=force, names=(*CARD_FILES, *CHART_FILE_NAMES))
+    readme = _open_readme(update)
     record = read_record(card)
     errors = validate_record(record)
     if errors:
         raise BadInput(card, f"breaks the record schema at {errors[0]} (run `modelcard validate` for all)")
-    write_files(output, render_all(record))
-    click.echo(f"wrote {output / 'README.md'}, {output / 'card.html'}", err=True)
+    if output is not None:
+        files = render_all(record)
+        write_files(output, files, remove=CHART_FILE_NAMES)
+        click.echo(written(output, list(files)), err=True)
+    if readme is not None:
+        _update_readme(readme, record)
 
 
 def _one_line(text: str) -> str:

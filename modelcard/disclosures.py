@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,11 @@ DEFAULT_FILE = "modelcard.yaml"
 TEXT_KEYS = ("intended_use", "out_of_scope_use", "retrieval_mechanism", "training_data", "license", "contact",
              "pipeline_tag", "document_version", "document_date")
 MAX_KEY_LENGTH = 200
+# Every key the disclosures file names with a meaning (schemas/card.schema.json lists each under disclosures);
+# any other key is kept as a section of its own.
+KNOWN_KEYS = ("intended_use", "out_of_scope_use", "retrieval_mechanism", "tool_access", "known_failure_modes",
+              "training_data", "license", "contact", "language", "base_model", "pipeline_tag", "document_version",
+              "document_date", "overrides")
 
 
 def read_disclosures(path: Path) -> dict[str, Any]:
@@ -37,6 +43,9 @@ def read_disclosures(path: Path) -> dict[str, Any]:
     language = data.get("language")
     if language is not None and not (isinstance(language, str) or _text_list(language)):
         raise BadInput(path, f"language must be text or a list of text items (found {_kind(language)})")
+    base_model = data.get("base_model")
+    if base_model is not None and not (isinstance(base_model, str) or _text_list(base_model)):
+        raise BadInput(path, f"base_model must be a Hub id or a list of them (found {_kind(base_model)})")
     tools = data.get("tool_access")
     if tools is not None and not (isinstance(tools, str) or _text_list(tools)):
         raise BadInput(path, f"tool_access must be text or a list of text items (found {_kind(tools)})")
@@ -77,11 +86,45 @@ def _kind(value: Any) -> str:
 
 
 def default_disclosures_path(folder: Path | None = None) -> Path | None:
-    """`modelcard.yaml` in the working folder, if there is one; a link to a file outside it is refused,
-    so a planted link cannot put a secret (a token file, a key) into a card."""
+    """`modelcard.yaml` in `folder` (default: the working folder), if there is one; a link to a file outside
+    that folder is refused, so a planted link cannot put a secret (a token file, a key) into a card."""
     base = folder or Path.cwd()
     candidate = base / DEFAULT_FILE
     if not os.path.lexists(candidate):  # also False where the folder cannot be searched (another user's cwd)
         return None
     resolve_inside(candidate, base)
     return candidate
+
+
+def find_disclosures(model_dirs: Iterable[Path] = ()) -> Path | None:
+    """The `modelcard.yaml` a card uses when none is named: beside the model first (where the README tells
+    people to put it), then in the working folder. Either may be a link only to a file inside its own folder."""
+    for folder in model_dirs:
+        found = default_disclosures_path(Path(folder))
+        if found is not None:
+            return found
+    return default_disclosures_path()
+
+
+def _pointer(key: str) -> str:
+    return "/disclosures/" + key.replace("~", "~0").replace("/", "~1")
+
+
+def key_findings(disclosures: dict[str, Any], where: Path | None) -> list[dict[str, Any]]:
+    """A warning finding for each top-level key that is close to a known one but is not it (`licence`):
+    such a key is kept as a section of its own, and the known one it was meant for stays undeclared."""
+    import difflib
+
+    name = where.name if where is not None else DEFAULT_FILE
+    findings = []
+    for key in disclosures:
+        if key in KNOWN_KEYS:
+            continue
+        close = difflib.get_close_matches(key.strip().lower().replace("-", "_").replace(" ", "_"), KNOWN_KEYS, n=1,
+                                          cutoff=0.75)
+        if not close or close[0] in disclosures:
+            continue
+        findings.append({"severity": "warning", "pointer": _pointer(key), "declared": key, "measured": None,
+                         "message": f"{name}: {key} is not a key modelcard knows; did you mean {close[0]}? It is "
+                                    f"shown as a section of its own, and {close[0]} stays undeclared"})
+    return findings

@@ -23,12 +23,17 @@ class Progress(Protocol):
 
     def detail(self, text: str) -> None: ...
 
+    def finished(self, record: dict[str, Any], resumed: bool = False) -> None: ...
+
 
 class _Silent:
     def stage(self, name: str) -> None:
         pass
 
     def detail(self, text: str) -> None:
+        pass
+
+    def finished(self, record: dict[str, Any], resumed: bool = False) -> None:
         pass
 
 
@@ -61,7 +66,8 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
     and no file is written unless every one of them rendered."""
     from modelcard.assemble import assemble
     from modelcard.atomic import write_files
-    from modelcard.disclosures import read_disclosures
+    from modelcard.chart_data import CHART_FILE_NAMES
+    from modelcard.disclosures import key_findings, read_disclosures
     from modelcard.inspect import inspect_loaded
     from modelcard.load import load_model
     from modelcard.output import CARD_FILES, check_output_folder, model_folders
@@ -72,7 +78,8 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
 
     progress = progress or _Silent()
     # a read-only or full output folder, or the model's own, is found first, before any model work
-    check_output_folder(request.output, force=request.force, names=CARD_FILES, model_dirs=model_folders(request.spec))
+    check_output_folder(request.output, force=request.force, names=(*CARD_FILES, *CHART_FILE_NAMES),
+                        model_dirs=model_folders(request.spec))
     disclosures = read_disclosures(request.disclosures) if request.disclosures else {}
     suite = resolve_suite(request.suite)
     if suite is not None:
@@ -95,16 +102,19 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
         load = request.load or LoadOptions()
         result = run_suite(suite, lambda: build_context(loaded, facts, request.seed, load.attn_implementation,
                                                         load.device), seed=request.seed,
-                           on_start=lambda key: progress.detail(f"probe {key}"), time_limit_s=request.probe_timeout)
+                           on_start=lambda key: progress.detail(f"probe {key}"),
+                           on_done=lambda result, resumed: progress.finished(result["record"], resumed),
+                           time_limit_s=request.probe_timeout)
         suite_summary, records, findings = result.summary(), result.records, result.findings
         measurements = {"measured": result.measured(), "derived": result.derived()}
     progress.stage("assemble")
     record = assemble(facts, probes=records, probe_suite=suite_summary, disclosures=disclosures,
-                      findings=[*loaded.findings, *findings], disclosures_path=request.disclosures, **measurements)
+                      findings=[*key_findings(disclosures, request.disclosures), *loaded.findings, *findings],
+                      disclosures_path=request.disclosures, **measurements)
     progress.stage("validate")
     check_record(record, request.disclosures)
     progress.stage("render")
-    write_files(request.output, render_all(record))
+    write_files(request.output, render_all(record), remove=CHART_FILE_NAMES)
     return record
 
 

@@ -1,19 +1,33 @@
 """Turn a validated record into what the templates show: rows and phrases, computed once, here, and escaped for
-the format they go into. Templates only format (STYLE.md 2).
+the format they go into (modelcard.escape). Templates only format (STYLE.md 2).
 
-Every string in a record may come from someone else's files (a folder name, a config, a hand-typed
-modelcard.yaml), so every one that is shown leaves through an escaper: `visible` for the HTML card (Jinja
-autoescapes markup there) and the terminal, the `md_*` helpers for README.md, where nobody else escapes it."""
+Every value is checked before it is formatted: a record that validates may hold null almost anywhere, and an
+unknown value is shown with the reason the record gives for it."""
 
 from __future__ import annotations
 
 import itertools
-import json
-import re
-import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
+
+from modelcard.escape import (  # noqa: F401 (re-exported: the names templates' callers have used)
+    MARKDOWN,
+    PLAIN,
+    Escaper,
+    as_text,
+    invisible,
+    md_cell,
+    md_code,
+    md_item,
+    md_line,
+    md_text,
+    visible,
+)
+from modelcard.kv_plan import kv_plan
+from modelcard.layer_pattern import layers_pattern
+from modelcard.probe_notes import cause, twin_note
+from modelcard.status import badge, declared, status_items
+from modelcard.wording import humane, number, plural, round_numbers_in
 
 DISCLOSURE_TITLES = {
     "intended_use": "Intended use",
@@ -25,187 +39,89 @@ DISCLOSURE_TITLES = {
     "license": "License",
     "contact": "Contact",
 }
+# Hub metadata a person may declare too; shown as their own sections when present, never asked for
+METADATA_TITLES = {"language": "Language", "base_model": "Base model"}
 UNKNOWN_WORDS = {"not-applicable": "not applicable", "unknown": "unknown", "not-measured": "not measured"}
-
-
-# Escaping ------------------------------------------------------------------------------------------------------
-
-# Controls (C0, C1, DEL), format characters (bidi embeddings, overrides and isolates, LRM/RLM/ALM, zero-width
-# characters, the BOM, soft hyphens, tag characters), lone surrogates, line and paragraph separators.
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e\n\t]")
-# Backslash-escaped wherever they stand: `\` and the characters that open code, emphasis, strikethrough,
-# links and images, raw HTML and entities, and table cells.
-_MD_ANYWHERE = re.compile(r"[\\`*~\[<&|]")
-_MD_UNDERSCORES = re.compile(r"_+")
-# At the start of a line: ATX headings, block quotes, list items, setext underlines and thematic breaks,
-# ordered list items (`1.` / `1)` before a space).
-_MD_LINE_START = re.compile(r"^(?:([#>+=-])|(\d+)([.)])(?=[ \t]|$))")
-_MD_CLOSING_HASHES = re.compile(r"(?:^|(?<= ))#+$")
-_BACKTICKS = re.compile(r"`+")
-
-
-def as_text(value: Any) -> str:
-    """A value as one string: strings as they are, anything else as compact JSON, null as a dash."""
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):  # not JSON (a record is, once validated) or an integer too long to print
-        return "(a value that cannot be shown)"
-
-
-def _escape_character(character: str) -> str:
-    code = ord(character)
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
-def invisible(character: str) -> bool:
-    return unicodedata.category(character) in _INVISIBLE_CATEGORIES
-
-
-def visible(value: Any) -> str:
-    """The text with every invisible or control character shown as an escape like `\\u202e`, so that no bidi
-    override reorders what a reader sees and nothing hides in zero-width characters. Newlines and tabs stay."""
-    text = as_text(value).replace("\r\n", "\n").replace("\r", "\n")
-    if not _NOT_PRINTABLE_ASCII.search(text):
-        return text
-    return "".join(_escape_character(c) if c not in "\n\t" and invisible(c) else c for c in text)
-
-
-def _escape_underscores(match: re.Match[str]) -> str:
-    """`_` inside a word (`sliding_window`) can neither open nor close emphasis; any other run is escaped."""
-    text, start, end = match.string, match.start(), match.end()
-    if start > 0 and end < len(text) and text[start - 1].isalnum() and text[end].isalnum():
-        return match.group()
-    return "\\_" * (end - start)
-
-
-def _md_inline(text: str) -> str:
-    return _MD_UNDERSCORES.sub(_escape_underscores, _MD_ANYWHERE.sub(r"\\\g<0>", text))
-
-
-def _md_line_start(line: str) -> str:
-    """No indentation (an indented code block) and nothing at the start that opens a block."""
-    line = line.strip(" \t")
-    return _MD_LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", line, count=1)
-
-
-def _one_line(value: Any) -> str:
-    return visible(value).replace("\n", " ").replace("\t", " ")
-
-
-def md_cell(value: Any) -> str:
-    """One Markdown table cell: one line, `|` escaped, no markup, no HTML."""
-    return _md_inline(_one_line(value)).strip(" ")
-
-
-def md_line(value: Any) -> str:
-    """Text within one line of Markdown (a sentence, a heading): no line break, no markup, no HTML, and no `#`
-    at its end that would close a heading."""
-    return _MD_CLOSING_HASHES.sub(r"\\\g<0>", _md_inline(_one_line(value)).strip(" "))
-
-
-def md_item(value: Any) -> str:
-    """A list item's text: one line, like `md_line`, that also cannot start a block (a heading, a quote, a
-    nested list, a thematic break, HTML)."""
-    return _md_line_start(md_line(value))
-
-
-def md_text(value: Any) -> str:
-    """Paragraphs of Markdown from declared text: the lines stay, each neutralised like `md_item` (a line
-    cannot start a block, so it cannot end the paragraph either, or underline it into a heading)."""
-    lines = [_md_line_start(_md_inline(line)) for line in visible(value).replace("\t", " ").split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
-
-
-def md_code(value: Any, table: bool = False) -> str:
-    """An inline code span around the text, with delimiters longer than any run of backticks inside it.
-    In a table a `|` would end the cell even inside code, so such text is shown as escaped plain text."""
-    text = _one_line(value)
-    if not text:
-        return '`""`'
-    if table and "|" in text:
-        return md_cell(text)
-    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
-    pad = " " if "`" in (text[0], text[-1]) or (text[0] == text[-1] == " " and text.strip(" ")) else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-@dataclass(frozen=True)
-class Escaper:
-    """How a shown string is escaped in each place a template puts it."""
-
-    text: Callable[[Any], str]  # paragraphs
-    line: Callable[[Any], str]  # within one line: sentences, headings
-    item: Callable[[Any], str]  # a list item (one line)
-    cell: Callable[[Any], str]  # a table cell
-    code: Callable[[Any], str]  # inline code (Markdown: the span with its delimiters)
-    cell_code: Callable[[Any], str]  # inline code in a table cell
-
-
-MARKDOWN = Escaper(md_text, md_line, md_item, md_cell, md_code, lambda value: md_code(value, table=True))
-PLAIN = Escaper(visible, visible, visible, visible, visible, visible)  # HTML (autoescaped by Jinja) and the terminal
+FOLD_AFTER = 4  # index spans shown before the rest of a long list is folded away
 
 
 # Phrases (plain text, escaped where they are placed) -----------------------------------------------------------
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def human_bytes(count: int | None) -> str:
-    if count is None:
+    """`1 KiB`, `89.9 MiB`, `140 KiB`, `5 GiB`: three significant figures at most."""
+    if not _is_number(count):
         return "unknown"
     value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            if unit == "B":
+                return f"{int(value):,} B"
+            text = f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}" if abs(value) < 1e6 else f"{value:.3g}"
+            return f"{text.removesuffix('.0')} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
 
 
 def human_count(count: int | None) -> str:
-    if count is None:
+    if not _is_number(count):
         return "unknown"
     for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if count >= limit:
             return f"{count / limit:.2f}{suffix}"
-    return str(count)
+    return number(count)
 
 
 def tokens(count: int | None) -> str:
-    return f"{count:,} tokens" if count is not None else "unknown"
+    return f"{number(count)} tokens" if _is_number(count) else "unknown"
+
+
+def short_tokens(count: int) -> str:
+    """`4K (4,096)` for the lengths people plan in, else `3,000`."""
+    if count >= 1024 and count % 1024 == 0:
+        return f"{count // 1024:,}K ({count:,})"
+    return f"{count:,}"
 
 
 def index_spans(indices: list[int]) -> str:
     """Layer indices in few characters: `0–3`, `0, 2, …, 24` (a regular stride), or `0–2, 4–6, 8`."""
+    return ", ".join(_spans(indices))
+
+
+def _spans(indices: list[int]) -> list[str]:
     if len(indices) >= 3:
         stride = indices[1] - indices[0]
         if stride > 1 and all(b - a == stride for a, b in itertools.pairwise(indices)):
-            return f"{indices[0]}, {indices[1]}, …, {indices[-1]}"
+            return [f"{indices[0]}, {indices[1]}, …, {indices[-1]}"]
     spans = []
     for _, run in itertools.groupby(enumerate(indices), key=lambda pair: pair[1] - pair[0]):
         members = [index for _, index in run]
         spans.append(str(members[0]) if len(members) == 1 else f"{members[0]}–{members[-1]}")
-    return ", ".join(spans)
+    return spans
 
 
 def layer_runs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per stack, kind and window, in order of first appearance, with the layers that have it."""
+    """One row per stack, kind and window, in order of first appearance, with the layers that have it; a list
+    of more than FOLD_AFTER spans is given whole (`layers`) and short (`layers_short`)."""
     groups: dict[tuple, list[int]] = {}
     for layer in layers:
         groups.setdefault((layer["stack"], layer["kind"], layer["window"]), []).append(layer["index"])
-    return [{"layers": index_spans(indices), "count": len(indices), "stack": stack, "kind": kind,
-             "window": tokens(window) if window else "—"}
-            for (stack, kind, window), indices in groups.items()]
+    rows = []
+    for (stack, kind, window), indices in groups.items():
+        spans = _spans(indices)
+        short = ", ".join(spans[:FOLD_AFTER]) + (f", … ({len(spans) - FOLD_AFTER} more runs)"
+                                                 if len(spans) > FOLD_AFTER else "")
+        rows.append({"layers": ", ".join(spans), "layers_short": short, "count": len(indices), "stack": stack,
+                     "kind": kind, "window": tokens(window) if window else "—"})
+    return rows
 
 
 def layer_pattern(layers: list[dict[str, Any]]) -> str:
-    counts: dict[str, int] = {}
-    for layer in layers:
-        label = layer["kind"] + (f" ({layer['window']:,})" if layer["window"] else "")
-        counts[label] = counts.get(label, 0) + 1
-    return ", ".join(f"{count} × {label}" for label, count in counts.items()) or "no token-mixing layers"
+    return layers_pattern(layers)
 
 
 def _why(record: dict[str, Any], pointer: str) -> str:
@@ -236,9 +152,10 @@ def attention_variant(record: dict[str, Any]) -> str:
     return f"{grouping}: {heads['query']} query heads, {kv}, {head_dim}"
 
 
-def tally(items: list[dict[str, Any]], key: str, order: tuple[str, ...]) -> str:
-    """`2 pass, 1 fail` in the given order, leaving out what did not occur."""
-    return ", ".join(f"{n} {value}" for value in order if (n := sum(item[key] == value for item in items)))
+def tally(items: list[dict[str, Any]], key: str, order: tuple[str, ...], nouns: dict[str, str] | None = None) -> str:
+    """`5 pass, 1 fail` or (with nouns) `1 error, 2 warnings` in the given order, leaving out what did not occur."""
+    counts = [(value, sum(item[key] == value for item in items)) for value in order]
+    return ", ".join(plural(n, value, (nouns or {}).get(value, value)) for value, n in counts if n)
 
 
 def kv_phrase(record: dict[str, Any]) -> str:
@@ -266,14 +183,14 @@ def position_phrase(record: dict[str, Any]) -> str:
 
 def _rope_phrase(position: dict[str, Any]) -> str:
     rope = position["rope"]
-    text = f"RoPE, θ = {rope['theta']:g}" if rope.get("theta") is not None else "RoPE, θ unknown"
-    if rope.get("partial_rotary_factor") not in (None, 1, 1.0):
-        text += f", rotary fraction {rope['partial_rotary_factor']:g}"
+    text = f"RoPE, θ = {number(rope['theta'])}" if _is_number(rope.get("theta")) else "RoPE, θ unknown"
+    if _is_number(rope.get("partial_rotary_factor")) and rope["partial_rotary_factor"] != 1:
+        text += f", rotary fraction {number(rope['partial_rotary_factor'])}"
     scaling = rope.get("scaling")
     if scaling:
         text += f"; {scaling.get('type') or 'unnamed'} scaling"
-        if scaling.get("factor") is not None:
-            text += f" × {scaling['factor']:g}"
+        if _is_number(scaling.get("factor")):
+            text += f" × {number(scaling['factor'])}"
         if scaling.get("original_context") is not None:
             text += f" from {tokens(scaling['original_context'])}"
     if position["nope_layers"]:
@@ -350,85 +267,169 @@ def long_context(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, A
         if probe is None:
             continue
         summary = (probe.get("details") or {}).get("summary")
-        if probe["status"] in ("pass", "fail") and summary:
-            lines.append({"id": escape.code(probe_id), "text": escape.line(_sentence(summary))})
+        if probe["status"] in ("pass", "fail") and isinstance(summary, str) and summary:
+            text = _sentence(round_numbers_in(summary))
         else:
-            why = probe.get("reason") or f"status {probe['status']}"
-            lines.append({"id": escape.code(probe_id), "text": escape.line(_sentence(f"not measured: {why}"))})
+            text = _sentence(f"not measured: {probe.get('reason') or 'status ' + probe['status']}")
+        lines.append({"id": escape.code(probe_id), "badge": _badge(probe["status"], escape),
+                      "text": escape.line(text)})
     grid = None
     details = (probes.get("passkey-grid") or {}).get("details") or {}
-    if details.get("grid") and details.get("lengths"):
-        lengths = [str(n) for n in details["lengths"]]
-        grid = {"lengths": [f"{int(n):,}" for n in lengths],
+    lengths = [n for n in details.get("lengths") or [] if isinstance(n, int) and not isinstance(n, bool)]
+    if isinstance(details.get("grid"), list) and details["grid"] and lengths:
+        rows = [row for row in details["grid"] if isinstance(row, dict)]
+        grid = {"lengths": [f"{n:,}" for n in lengths],
                 "rows": [{"depth": _percent(row.get("depth")),
-                          "cells": [_percent((row.get("scores") or {}).get(n)) for n in lengths]}
-                         for row in details["grid"]],
-                "skipped": [escape.item(f"{int(item['length']):,} tokens: {item['reason']}")
-                            for item in details.get("skipped_lengths") or [] if "length" in item]}
+                          "cells": [_percent((row.get("scores") if isinstance(row.get("scores"), dict) else {})
+                                             .get(str(n))) for n in lengths]}
+                         for row in rows],
+                "skipped": [escape.item(f"{item['length']:,} tokens: {item.get('reason') or 'not run'}")
+                            for item in details.get("skipped_lengths") or []
+                            if isinstance(item, dict) and isinstance(item.get("length"), int)]}
     effective = _effective_line(record)
     return {"effective": escape.line(effective) if effective else None, "lines": lines, "grid": grid}
 
 
+def _badge(word: str, escape: Escaper) -> dict[str, str]:
+    shown = badge(word)
+    return {"word": escape.cell(word), "symbol": shown.symbol, "tone": shown.tone, "emoji": shown.emoji,
+            "markdown": escape.cell(f"{shown.emoji} {word}")}
+
+
 def _probe_result(probe: dict[str, Any]) -> str:
     value = probe["value"]
-    shown = "—" if value is None else f"{value:.3g}" if isinstance(value, float) else as_text(value)
+    shown = humane(value, limit=80)
     unit = f" {probe['unit']}" if probe.get("unit") and value is not None else ""
+    if probe.get("unit") == "B" and _is_number(value):
+        shown, unit = human_bytes(value), ""
     return f"{probe['metric']} = {shown}{unit}" if probe.get("metric") else f"{shown}{unit}"
+
+
+def _ran_with(probe: dict[str, Any]) -> str:
+    """`sdpa and eager on cpu, 0.04 s`."""
+    kernel = probe.get("kernel")
+    text = " and ".join(part.strip() for part in kernel.split(",")) if isinstance(kernel, str) and kernel else ""
+    if probe.get("device"):
+        text += f" on {probe['device']}" if text else f"on {probe['device']}"
+    duration = probe.get("duration_s")
+    if _is_number(duration):
+        text += f", {duration:.2f} s" if text else f"{duration:.2f} s"
+    return text or "—"
 
 
 def probe_rows(record: dict[str, Any], escape: Escaper = PLAIN) -> list[dict[str, Any]]:
     rows = []
+    real_kv = human_bytes(record["kv_cache"].get("bytes_per_token"))
     for probe in record["probes"]:
-        notes = [probe["reason"]] if probe.get("reason") else []
-        if probe.get("twin"):
-            notes.append("ran on a shrunken twin")
-        duration = probe.get("duration_s")
+        notes = [round_numbers_in(probe["reason"])] if probe.get("reason") else []
+        if note := twin_note(probe, record, real_kv):
+            notes.append(note)
+        why = cause(probe, record)
         rows.append({"id": escape.cell_code(probe["id"]), "title": escape.cell(probe["title"]),
-                     "status": escape.cell(probe["status"]), "result": escape.cell(_probe_result(probe)),
-                     "kernel": escape.cell(probe.get("kernel") or "—"),
-                     "device": escape.cell(probe.get("device") or "—"),
-                     "time": f"{duration:.2f} s" if duration is not None else "—",
-                     "note": escape.cell("; ".join(notes)) if notes else ""})
+                     "status": escape.cell(probe["status"]), "badge": _badge(probe["status"], escape),
+                     "result": escape.cell(_probe_result(probe) + (" (twin)" if probe.get("twin") else "")),
+                     "ran_with": escape.cell(_ran_with(probe)),
+                     "note": escape.cell("; ".join(notes)) if notes else "",
+                     "cause": escape.line(why) if why else None})
     return rows
 
 
+def _finding_values(item: dict[str, Any]) -> str:
+    if item.get("declared") is None and item.get("measured") is None:
+        return ""
+    return f"Declared or detected: {humane(item.get('declared'))}; measured: {humane(item.get('measured'))}."
+
+
 def finding_rows(record: dict[str, Any], escape: Escaper = PLAIN) -> list[dict[str, Any]]:
-    return [{"severity": escape.cell(item["severity"]), "pointer": escape.cell_code(item["pointer"]),
-             "declared": escape.cell(item["declared"]), "measured": escape.cell(item["measured"]),
-             "message": escape.cell(item["message"]), "probe": escape.cell(item.get("probe") or "—")}
-            for item in record["findings"]]
+    """Errors first, then warnings, then info; each in words with its numbers rounded."""
+    order = {"error": 0, "warning": 1, "info": 2}
+    items = sorted(record["findings"], key=lambda item: order.get(item["severity"], 3))
+    return [{"severity": escape.cell(item["severity"]), "badge": _badge(item["severity"], escape),
+             "pointer": escape.cell_code(item["pointer"]), "message": escape.cell(_sentence(round_numbers_in(
+                 item["message"]))), "compared": escape.cell(_finding_values(item)),
+             "probe": escape.cell(item.get("probe") or "")}
+            for item in items]
+
+
+def _title(key: str) -> str:
+    return DISCLOSURE_TITLES.get(key) or METADATA_TITLES.get(key) or key.replace("_", " ").strip().capitalize() \
+        or '""'
 
 
 def disclosure_rows(record: dict[str, Any], escape: Escaper = PLAIN) -> list[dict[str, Any]]:
-    """One section per disclosure: the named ones in a fixed order (undeclared ones say so), then any others the
-    authors added, titled by their key."""
+    """One section per declared disclosure: the named ones in a fixed order, then any others the authors added,
+    titled by their key. The undeclared named ones are left to `undeclared`."""
     disclosures = record["disclosures"]
     rows = []
     keys = list(DISCLOSURE_TITLES) + [k for k in disclosures if k not in DISCLOSURE_TITLES and k != "overrides"]
     for key in keys:
         value = disclosures.get(key)
-        title = DISCLOSURE_TITLES.get(key) or key.replace("_", " ").strip().capitalize() or '""'
-        row = {"title": escape.line(title), "entries": None, "text": None}
+        if not declared(value):
+            continue
+        row = {"title": escape.line(_title(key)), "entries": None, "text": None}
         if isinstance(value, list):
             row["entries"] = [escape.item(item) for item in value] or None
-        elif value is not None and value != "":
+        else:
             row["text"] = escape.text(value) or None
         rows.append(row)
     return rows
 
 
-def present(record: dict[str, Any], markdown: bool = False) -> dict[str, Any]:
+def undeclared(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, Any] | None:
+    """The named disclosures nobody declared, in one line with the keys to add."""
+    keys = [key for key in DISCLOSURE_TITLES if not declared(record["disclosures"].get(key))]
+    if not keys:
+        return None
+    return {"titles": escape.line(", ".join(DISCLOSURE_TITLES[key].lower() for key in keys)),
+            "keys": [escape.code(key) for key in keys]}
+
+
+def kv_section(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, Any] | None:
+    plan = kv_plan(record)
+    if plan is None or not plan.rows:
+        return None
+    dtype = record["kv_cache"].get("dtype")
+    assumed = record.get("provenance", {}).get("/kv_cache/dtype") == "derived"
+    heads = [f"{name}" + (" (cache dtype, assumed)" if i == 0 and assumed else " (cache dtype)" if i == 0 else "")
+             for i, name in enumerate(plan.dtypes)]
+    note = "Each figure is the cache of one sequence: a server holding N sequences at once needs N times as much."
+    if plan.state_bytes:
+        note += f" It includes {human_bytes(plan.state_bytes)} of fixed-size recurrent state, kept at {dtype}."
+    return {"heads": [escape.cell(head) for head in heads],
+            "rows": [{"tokens": escape.cell(short_tokens(row.tokens) + (" (declared window)" if row.declared else "")),
+                      "cells": [escape.cell(human_bytes(size)) for size in row.bytes]} for row in plan.rows],
+            "note": escape.line(note)}
+
+
+def charts_view(charts: Sequence[Any], markdown: bool) -> dict[str, Any]:
+    """Each drawn chart by name: the Markdown image (its PNG beside README.md) or the inline SVG for HTML."""
+    from markupsafe import Markup
+
+    from modelcard.chart_data import CHART_NAMES
+
+    shown: dict[str, Any] = dict.fromkeys(CHART_NAMES)
+    for chart in charts:
+        spec = chart.spec
+        if markdown:
+            alt = md_line(f"{spec.title}. {spec.alt}").replace("]", "\\]")
+            shown[spec.name] = {"image": f"![{alt}]({spec.file_name})"}
+        else:
+            shown[spec.name] = {"svg": Markup(chart.svg), "caption": visible(spec.alt)}  # noqa: S704 (drawn here)
+    return shown
+
+
+def present(record: dict[str, Any], markdown: bool = False, charts: Sequence[Any] = ()) -> dict[str, Any]:
     """Everything the Markdown (`markdown=True`) or the HTML template shows, escaped for it. Plain, the strings
-    are the text itself with invisible characters made visible (the HTML template autoescapes markup)."""
+    are the text itself with invisible characters made visible (the HTML template autoescapes markup).
+    `charts` are the drawn charts (modelcard.charts.DrawnChart) to place."""
     escape = MARKDOWN if markdown else PLAIN
     model = record["model"]
-    kv = record["kv_cache"]
     suite = record.get("probe_suite") or {}
     context = context_phrase(record)
     facts = [
         ("Architecture class", record["architecture"]["class"] or _why(record, "/architecture/class")),
-        ("Parameters", f"{human_count(model['parameters'])} ({model['parameters']:,})"
-         if model.get("parameters") is not None else _why(record, "/model/parameters")),
+        ("Parameters", f"{human_count(model['parameters'])} ({number(model['parameters'])})"
+         if _is_number(model.get("parameters")) else _why(record, "/model/parameters")),
         ("Weights dtype", model.get("dtype") or _why(record, "/model/dtype")),
         ("Attention variant", attention_variant(record)),
         ("Layers", layer_pattern(record["attention"]["layers"])),
@@ -439,25 +440,36 @@ def present(record: dict[str, Any], markdown: bool = False) -> dict[str, Any]:
         ("Context window (effective, measured)", context["effective"]),
         ("KV cache per token", kv_phrase(record)),
         ("Attention kernel", record["attention"]["implementation"] or _why(record, "/attention/implementation")),
-        ("Attention features", ", ".join(record["attention"]["features"]) or "none detected"),
+        ("Attention features", ", ".join(map(str, record["attention"]["features"])) or "none detected"),
         ("Probes", tally(record["probes"], "status", ("pass", "fail", "error", "skipped"))
          or f"none ran (suite {suite.get('name', 'none')})"),
-        ("Findings", tally(record["findings"], "severity", ("error", "warning", "info")) or "none"),
+        ("Findings", tally(record["findings"], "severity", ("error", "warning", "info"),
+                           {"error": "errors", "warning": "warnings", "info": "info"}) or "none"),
     ]
     inspection = record.get("inspection") or {}
+    status = status_items(record)
+    worst = next((item.badge.tone for item in status if item.badge.tone in ("bad", "warn")), "good")
+    twin = any(p.get("twin") for p in record["probes"]) or bool(suite.get("twin"))
     return {
         "title": escape.line(model["id"]),
         "schema_version": escape.line(record["schema_version"]),
+        "status": [{"badge": _badge(item.badge.word, escape), "text": escape.line(item.text)} for item in status],
+        "status_tone": worst,
         "facts": [{"name": name, "value": escape.cell(value)} for name, value in facts],
+        "layer_pattern": escape.line(layer_pattern(record["attention"]["layers"])),
         "layer_runs": [{key: escape.cell(value) for key, value in run.items()}
                        for run in layer_runs(record["attention"]["layers"])],
-        "kv_rows": [{"tokens": f"{row['tokens']:,}", "bytes": human_bytes(row["bytes"])} for row in kv["bytes_at"]],
+        "kv": kv_section(record, escape),
+        "kv_per_token": escape.line(kv_phrase(record)),
         "probe_rows": probe_rows(record, escape),
+        "probe_notes": any(row["note"] for row in probe_rows(record, escape)),
         "long_context": long_context(record, escape),
         "probe_note": escape.line(suite.get("note", "")),
         "suite": escape.code(suite.get("name", "none")),
+        "twin": twin,
         "findings": finding_rows(record, escape),
         "disclosures": disclosure_rows(record, escape),
+        "undeclared": undeclared(record, escape),
         "ignored": [{"key": escape.code(item["key"]), "value": escape.code(item["value"]),
                      "reason": escape.line(item["reason"])} for item in inspection.get("ignored_config_keys", [])],
         "overridden": [{"pointer": escape.code(pointer), "detected": escape.code(detected)}
@@ -466,4 +478,5 @@ def present(record: dict[str, Any], markdown: bool = False) -> dict[str, Any]:
                       "reason": escape.cell(gap["reason"])} for pointer, gap in record["unknowns"].items()],
         "library": {name: escape.line(version) for name, version in model["library"].items()},
         "generator": {name: escape.line(value) for name, value in record["generator"].items()},
+        "charts": charts_view(charts, markdown),
     }

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import re
+import zlib
+from collections.abc import Sequence
 from typing import Any
 
-from modelcard.present import invisible, present
+from modelcard.hub_metadata import PIPELINE_TAGS, front_matter  # noqa: F401 (front_matter: part of this API)
+from modelcard.present import present
 from modelcard.record import dump_record
 from modelcard.resources import data_dir
 
 RECORD_MARKER = "modelcard-record"
-_EMBEDDED = re.compile(rf"\n<!-- {RECORD_MARKER}\n([^\n]*)\n-->\n*\Z")
-_NOT_ASCII = re.compile(r"[^\x00-\x7e]")
-PIPELINE_TAGS = {"decoder-only": "text-generation", "encoder-only": "fill-mask",
-                 "encoder-decoder": "text2text-generation", "vision-encoder": "image-feature-extraction"}
+RECORD_ENCODING = "zlib-base64"
+BEGIN_MARKER = "<!-- modelcard:begin -->"
+END_MARKER = "<!-- modelcard:end -->"
+MAX_RECORD_BYTES = 64 * 1024 * 1024  # the largest card.json modelcard reads (modelcard.files)
+_EMBEDDED = re.compile(rf"\n<!-- {RECORD_MARKER}\n([^\n]*)\n-->\n*\Z")  # earlier versions: plain JSON
+_EMBEDDED_COMPRESSED = re.compile(rf"^<!-- {RECORD_MARKER} {RECORD_ENCODING}\n([A-Za-z0-9+/=]*)\n-->\n"
+                                  rf"{re.escape(END_MARKER)}$", re.M)
 
 
 @functools.cache
@@ -33,77 +40,51 @@ def _environment(autoescape: bool):
     )
 
 
-def front_matter(record: dict[str, Any]) -> dict[str, Any]:
-    """Hugging Face Hub card metadata, plus a `modelcard` summary of the record's headline facts."""
-    model = record["model"]
-    disclosures = record["disclosures"]
-    architecture = record["architecture"]
-    tags = ["modelcard", f"attention-{(record['attention']['heads']['grouping'] or 'unknown').lower()}"]
-    if architecture["class"]:
-        tags.append(architecture["class"])
-    meta: dict[str, Any] = {}
-    if isinstance(disclosures.get("license"), str) and disclosures["license"]:
-        meta["license"] = disclosures["license"]
-    language = disclosures.get("language")
-    if (isinstance(language, str) and language) or (isinstance(language, list) and language
-                                                     and all(isinstance(item, str) for item in language)):
-        meta["language"] = language
-    if model["source"] != "module":
-        meta["library_name"] = "transformers"
-    if isinstance(disclosures.get("pipeline_tag"), str) and disclosures["pipeline_tag"]:
-        meta["pipeline_tag"] = disclosures["pipeline_tag"]
-    elif architecture["class"] in PIPELINE_TAGS:
-        meta["pipeline_tag"] = PIPELINE_TAGS[architecture["class"]]
-    meta["tags"] = tags
-    meta["modelcard"] = {
-        "schema_version": record["schema_version"],
-        "architecture_class": architecture["class"],
-        "attention_grouping": record["attention"]["heads"]["grouping"],
-        "layer_kinds": sorted({layer["kind"] for layer in record["attention"]["layers"]}),
-        "context_window": record["context_window"]["declared"],
-        "parameters": model["parameters"],
-        "probes": {status: sum(p["status"] == status for p in record["probes"])
-                   for status in ("pass", "fail", "error", "skipped")},
-        "findings": len(record["findings"]),
-    }
-    return meta
-
-
 def embedded_record(record: dict[str, Any]) -> str:
-    """The whole record inside an HTML comment, so a README.md can be checked and read back losslessly.
-    `--` may not appear in a comment (nor, then, `-->` or `--!>`); inside JSON strings it is written as
-    `-\\u002d`. Invisible and control characters (bidi overrides, zero-width characters, lone surrogates) are
-    written as JSON escapes too, so the README holds none of them; JSON reads every escape back as it was."""
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":")).replace("--", "-\\u002d")
-    text = _NOT_ASCII.sub(_json_escape, text)
-    return f"<!-- {RECORD_MARKER}\n{text}\n-->\n"
+    """The whole record inside an HTML comment, so a README.md can be checked and read back losslessly without
+    the record taking over the file: its JSON (ASCII, every other character a JSON escape) compressed with zlib
+    and written in base64, which holds neither `--` nor any character that could end the comment."""
+    data = json.dumps(record, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode("ascii")
+    text = base64.b64encode(zlib.compress(data, 9)).decode("ascii")
+    return f"<!-- {RECORD_MARKER} {RECORD_ENCODING}\n{text}\n-->\n"
 
 
-def _json_escape(match: re.Match[str]) -> str:
-    """An invisible character as JSON's `\\uXXXX` (a surrogate pair beyond the BMP). Outside ASCII, so only ever
-    inside a JSON string, where the escape reads back as the character."""
-    if not invisible(match.group()):
-        return match.group()
-    code = ord(match.group())
-    if code > 0xFFFF:
-        code -= 0x10000
-        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
-    return f"\\u{code:04x}"
+def _inflate(payload: str) -> str | None:
+    """The JSON text of a compressed record; None when the payload is damaged or would inflate past the size a
+    card may have."""
+    try:
+        compressed = base64.b64decode(payload, validate=True)
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(compressed, MAX_RECORD_BYTES + 1)
+        if len(data) > MAX_RECORD_BYTES or not inflater.eof:
+            return None
+        return data.decode("utf-8")
+    except (ValueError, zlib.error):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
 
 
 def embedded_record_text(markdown: str) -> str | None:
-    """The JSON text of the record embedded at the end of a README.md that `render_markdown` wrote, or None when
-    there is none. Only the comment that closes the file counts: text earlier in the card cannot pass for it."""
+    """The JSON text of the record a README.md embeds, or None when there is none (or it is damaged). Two forms
+    are read: the compressed comment that closes the generated block (right before `<!-- modelcard:end -->`,
+    the last such block in the file; text after it is the author's), and the plain JSON comment at the very end
+    of the file that earlier versions wrote. Text inside a generated card is escaped, so it cannot pass for
+    either."""
+    compressed = _EMBEDDED_COMPRESSED.findall(markdown)
+    if compressed:
+        return _inflate(compressed[-1])
     match = _EMBEDDED.search(markdown)
     return match.group(1) if match else None
 
 
 def read_embedded_record(markdown: str) -> dict[str, Any] | None:
-    """The record embedded at the end of a README.md that `render_markdown` wrote, or None when there is none."""
+    """The record a README.md embeds (either form), or None when there is none or it cannot be read."""
     text = embedded_record_text(markdown)
     if text is None:
         return None
-    record = json.loads(text)
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
     return record if isinstance(record, dict) else None
 
 
@@ -125,21 +106,48 @@ def _front_matter_dumper():
 
 def front_matter_yaml(record: dict[str, Any]) -> str:
     """The front matter's YAML: block style, no line folding, non-ASCII written as escapes."""
+    return front_matter_yaml_for(front_matter(record))
+
+
+def front_matter_yaml_for(data: dict[str, Any]) -> str:
     import yaml
 
-    return yaml.dump(front_matter(record), Dumper=_front_matter_dumper(), sort_keys=False, allow_unicode=False,
+    return yaml.dump(data, Dumper=_front_matter_dumper(), sort_keys=False, allow_unicode=False,
                      default_flow_style=False, width=float("inf"))
 
 
-def render_markdown(record: dict[str, Any]) -> str:
-    body = _environment(autoescape=False).get_template("card.md.j2").render(**present(record, markdown=True))
-    return f"---\n{front_matter_yaml(record)}---\n\n{body.rstrip()}\n\n{embedded_record(record)}"
+def generated_block(record: dict[str, Any], charts: Sequence[Any]) -> str:
+    """The card's body between its markers, the record at its end: what `--update` replaces in a README."""
+    body = _environment(autoescape=False).get_template("card.md.j2").render(**present(record, markdown=True,
+                                                                                      charts=charts))
+    return f"{BEGIN_MARKER}\n{body.strip()}\n\n{embedded_record(record)}{END_MARKER}\n"
 
 
-def render_html(record: dict[str, Any]) -> str:
-    return _environment(autoescape=True).get_template("card.html.j2").render(**present(record))
+def _drawn(record: dict[str, Any], charts: Sequence[Any] | None) -> Sequence[Any]:
+    if charts is not None:
+        return charts
+    from modelcard.chart_data import chart_specs
+    from modelcard.charts import draw_all
+
+    return draw_all(chart_specs(record))
 
 
-def render_all(record: dict[str, Any]) -> dict[str, str]:
-    """All three files, in memory; the caller writes them once every one rendered."""
-    return {"card.json": dump_record(record), "README.md": render_markdown(record), "card.html": render_html(record)}
+def render_markdown(record: dict[str, Any], charts: Sequence[Any] | None = None) -> str:
+    """README.md: Hub front matter, then the generated block. `charts` (drawn ones, modelcard.charts) default to
+    the record's own; their PNG files are linked by relative name."""
+    return f"---\n{front_matter_yaml(record)}---\n\n{generated_block(record, _drawn(record, charts))}"
+
+
+def render_html(record: dict[str, Any], charts: Sequence[Any] | None = None) -> str:
+    return _environment(autoescape=True).get_template("card.html.j2").render(**present(record,
+                                                                                   charts=_drawn(record, charts)))
+
+
+def render_all(record: dict[str, Any]) -> dict[str, str | bytes]:
+    """Every file of the card, in memory: card.json, README.md, card.html and a PNG per chart (README.md links
+    them); the caller writes them once every one rendered."""
+    charts = _drawn(record, None)
+    files: dict[str, str | bytes] = {"card.json": dump_record(record), "README.md": render_markdown(record, charts),
+                                     "card.html": render_html(record, charts)}
+    files.update({chart.spec.file_name: chart.png for chart in charts})
+    return files

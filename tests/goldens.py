@@ -4,6 +4,7 @@ scripts/update_golden.py (which regenerates them: `python scripts/update_golden.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,14 @@ PROBED_GOLDEN = GOLDEN_DIR / "probed"
 PROBED_CONFIG = GOLDEN_DIR / "stray-window-llama" / "config.json"
 PROBED_ARGS = ["generate", str(PROBED_CONFIG), "--suite", "quick",
                "--disclosures", str(GOLDEN_DIR / "demo-disclosures.yaml")]
+# The trained demo under the standard suite (retrieval probes, the passkey heatmap), frozen the same way.
+STANDARD_FIXTURE = GOLDEN_DIR.parent / "fixtures" / "record-standard.json"
+STANDARD_GOLDEN = GOLDEN_DIR / "standard"
+STANDARD_ARGS = ["generate", "--suite", "standard", "--disclosures", str(GOLDEN_DIR / "demo-disclosures.yaml")]
+# The matplotlib that drew the golden charts: another version draws the same charts with other bytes, so there
+# the SVGs and PNGs are left out of the comparison (`comparable`).
+CHARTS_VERSION_FILE = GOLDEN_DIR / "charts-drawn-with.txt"
+_SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 
 
 def machine_independent(record: dict[str, Any]) -> dict[str, Any]:
@@ -28,7 +37,27 @@ def machine_independent(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def golden_files(record: dict[str, Any]) -> dict[str, str]:
+def golden_files(record: dict[str, Any]) -> dict[str, str | bytes]:
     from modelcard.render import render_all
 
     return render_all(machine_independent(record))
+
+
+def same_matplotlib() -> bool:
+    import matplotlib
+
+    return CHARTS_VERSION_FILE.read_text(encoding="utf-8").strip() == matplotlib.__version__
+
+
+def comparable(files: dict[str, str | bytes], exact: bool) -> dict[str, str | bytes]:
+    """The files as a golden test compares them: whole when the charts were drawn by the same matplotlib,
+    else without the chart images (PNG files, inline SVG)."""
+    if exact:
+        return dict(files)
+    return {name: _SVG.sub("<svg/>", data) if isinstance(data, str) else b"" for name, data in files.items()}
+
+
+def read_golden(folder: Path, names: list[str]) -> dict[str, str | bytes]:
+    return {name: (folder / name).read_bytes() if name.endswith(".png") else (folder / name).read_text(
+        encoding="utf-8") for name in names}
+

@@ -19,9 +19,10 @@ from mounts import mounted_tmpfs
 from modelcard import atomic
 from modelcard.atomic import LOCK_NAME, locked, write_files, write_text
 from modelcard.errors import EXIT_BAD_INPUT, EXIT_OK, BadInput
-from modelcard.render import RECORD_MARKER
+from modelcard.render import RECORD_MARKER, read_embedded_record
 
 CARD_FILES = {"card.json", "README.md", "card.html"}
+GENERATED = CARD_FILES | {"modelcard-kv-cache.png"}  # what `generate --suite none` writes: the demo's KV chart too
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -31,9 +32,8 @@ def read_card_set(folder: Path) -> tuple[dict, dict, str]:
     """card.json's record, the record embedded in README.md, and card.html."""
     record = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     readme = (folder / "README.md").read_text(encoding="utf-8")
-    opening = f"<!-- {RECORD_MARKER}\n"
-    start = readme.index(opening) + len(opening)
-    embedded = json.loads(readme[start:readme.index("\n-->", start)])
+    assert f"<!-- {RECORD_MARKER} " in readme
+    embedded = read_embedded_record(readme)
     return record, embedded, (folder / "card.html").read_text(encoding="utf-8")
 
 
@@ -173,7 +173,7 @@ def test_two_generate_processes_into_one_folder_leave_one_whole_set(tmp_path, di
         assert run.returncode == EXIT_OK, err
     assert checks > 0
     assert_one_matching_set(out, uses)
-    assert {p.name for p in out.iterdir()} == CARD_FILES
+    assert {p.name for p in out.iterdir()} == GENERATED
 
 
 def test_a_second_writer_waits_for_the_lock_then_writes(tmp_path):
@@ -277,7 +277,7 @@ def test_no_space_on_the_second_file_keeps_the_previous_set(tmp_path, run_cli, d
     assert "no space left on device writing the card set" in line and str(out) in line
     assert len(calls) == 2
     assert snapshot(out) == before
-    assert {p.name for p in out.iterdir()} == CARD_FILES  # no temporary folder or file, no lock file
+    assert {p.name for p in out.iterdir()} == GENERATED  # no temporary folder or file, no lock file
     assert_one_matching_set(out, ("Run A use",))
 
 
@@ -294,7 +294,7 @@ def test_a_disk_that_fills_mid_write_keeps_the_previous_set(tmp_path, run_cli, d
         assert result.code == EXIT_BAD_INPUT, result.err
         assert "no space left on device writing the card set" in one_line(result.err)
         assert snapshot(out) == before
-        assert {p.name for p in out.iterdir()} == CARD_FILES
+        assert {p.name for p in out.iterdir()} == GENERATED
         assert {p.name for p in disk.iterdir()} == {"out", "filler"}
         assert_one_matching_set(out, ("Run A use",))
 
@@ -345,7 +345,7 @@ def test_other_files_in_the_folder_are_kept(tmp_path, run_cli):
     (out / "notes.txt").write_text("mine")
     assert run_cli("generate", "--suite", "none", "-o", out).code == EXIT_OK
     assert run_cli("generate", "--suite", "none", "-o", out).code == EXIT_OK
-    assert {p.name for p in out.iterdir()} == CARD_FILES | {"probes", "notes.txt"}
+    assert {p.name for p in out.iterdir()} == GENERATED | {"probes", "notes.txt"}
     assert (out / "probes" / "mask-leak.json").read_text() == "{}"
     assert (out / "notes.txt").read_text() == "mine"
 

@@ -11,7 +11,7 @@ import pytest
 
 from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
 
-CARD_FILES = {"card.json", "README.md", "card.html"}
+CARD_FILES = {"card.json", "README.md", "card.html", "modelcard-kv-cache.png"}  # the demo's KV chart too
 
 
 def assert_one_clear_line(result, *needles: str) -> None:
@@ -71,12 +71,21 @@ def test_generate_config_only_model_on_meta(write_config, tmp_path, run_cli, as_
     assert run_cli("validate", tmp_path / "out" / "card.json").code == EXIT_OK
 
 
-def test_inspect_json_prints_the_partial_record_on_stdout_only(write_config, run_cli):
+def test_inspect_json_prints_a_record_on_stdout_only(write_config, run_cli, tmp_path):
+    """`inspect --format json` is a record (no probes, no disclosures, what was not measured says so): `validate`
+    and `render` take it."""
     result = run_cli("inspect", write_config(), "--format", "json")
     assert result.code == EXIT_OK, result.err
-    partial = json.loads(result.out)
-    assert partial["architecture"]["class"] == "decoder-only"
-    assert "probes" not in partial and "disclosures" not in partial
+    record = json.loads(result.out)
+    assert record["architecture"]["class"] == "decoder-only"
+    assert record["probes"] == [] and record["disclosures"] == {}
+    assert record["unknowns"]["/probes"]["kind"] == "not-measured"
+    assert record["unknowns"]["/context_window/effective"]["kind"] == "not-measured"
+    (tmp_path / "r.json").write_text(result.out, encoding="utf-8")
+    assert run_cli("validate", tmp_path / "r.json").code == EXIT_OK
+    rendered = run_cli("render", tmp_path / "r.json", "-o", tmp_path / "card")
+    assert rendered.code == EXIT_OK, rendered.err
+    assert "No probes ran" in (tmp_path / "card" / "README.md").read_text(encoding="utf-8")
 
 
 def test_inspect_text(write_config, run_cli):
@@ -189,7 +198,7 @@ def test_render_again_gives_the_same_files(demo_card, tmp_path, run_cli):
     result = run_cli("render", demo_card / "card.json", "-o", tmp_path / "again")
     assert result.code == EXIT_OK, result.err
     for name in CARD_FILES:
-        assert (tmp_path / "again" / name).read_text() == (demo_card / name).read_text()
+        assert (tmp_path / "again" / name).read_bytes() == (demo_card / name).read_bytes()
 
 
 def test_render_refuses_an_invalid_record(demo_card, tmp_path, run_cli):

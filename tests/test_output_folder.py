@@ -16,7 +16,7 @@ from mounts import mounted_tmpfs
 from modelcard.errors import EXIT_BAD_INPUT, EXIT_OK
 from modelcard.render import RECORD_MARKER
 
-CARD_FILES = {"card.json", "README.md", "card.html"}
+CARD_FILES = {"card.json", "README.md", "card.html", "modelcard-kv-cache.png"}  # the demo's KV chart too
 
 
 def one_clear_line(result, *needles: str) -> str:

@@ -6,34 +6,58 @@ import copy
 import json
 import re
 
-from goldens import DEMO_GOLDEN, PROBED_FIXTURE, PROBED_GOLDEN, golden_files
+from goldens import (
+    DEMO_GOLDEN,
+    PROBED_FIXTURE,
+    PROBED_GOLDEN,
+    STANDARD_FIXTURE,
+    STANDARD_GOLDEN,
+    comparable,
+    golden_files,
+    read_golden,
+    same_matplotlib,
+)
 
-from modelcard.render import RECORD_MARKER, render_html, render_markdown
+from modelcard.render import RECORD_MARKER, read_embedded_record, render_html, render_markdown
 
 
 def demo_record(demo_card) -> dict:
     return json.loads((demo_card / "card.json").read_text())
 
 
+def assert_matches_golden(record: dict, folder) -> dict:
+    """Every file of the card equals the golden one (charts too, when this matplotlib drew the golden ones), and
+    the golden folder holds no file the card does not have."""
+    rendered = golden_files(record)
+    assert sorted(rendered) == sorted(path.name for path in folder.iterdir()), "files added or gone"
+    exact = same_matplotlib()
+    expected = comparable(read_golden(folder, list(rendered)), exact)
+    for name, data in comparable(rendered, exact).items():
+        assert data == expected[name], f"{name} differs from the golden file"
+    return rendered
+
+
 def test_demo_card_matches_the_golden_files(demo_card):
     """If this fails after an intended change, run `python scripts/update_golden.py` and review the diff."""
-    rendered = golden_files(demo_record(demo_card))
-    for name, text in rendered.items():
-        assert text == (DEMO_GOLDEN / name).read_text(encoding="utf-8"), f"{name} differs from the golden file"
+    assert_matches_golden(demo_record(demo_card), DEMO_GOLDEN)
 
 
-def test_probed_card_matches_the_golden_files():
-    """Probe results, findings and measured values rendered from a frozen record (timings vary run to run).
-    `python scripts/update_golden.py --refresh-probed` runs the suite again to refresh the record."""
+def test_probed_cards_match_the_golden_files():
+    """Probe results, findings, measured values and charts rendered from frozen records (timings vary run to run):
+    a quick-suite run on a config-only twin, and the trained demo under the standard suite.
+    `python scripts/update_golden.py --refresh-probed` runs the suites again to refresh the records."""
     from modelcard.record import read_record
     from modelcard.validate import validate_record
 
-    record = read_record(PROBED_FIXTURE)
-    assert validate_record(record) == []
-    for name, text in golden_files(record).items():
-        assert text == (PROBED_GOLDEN / name).read_text(encoding="utf-8"), f"{name} differs from the golden file"
+    for fixture, golden in ((PROBED_FIXTURE, PROBED_GOLDEN), (STANDARD_FIXTURE, STANDARD_GOLDEN)):
+        record = read_record(fixture)
+        assert validate_record(record) == []
+        assert_matches_golden(record, golden)
     readme = (PROBED_GOLDEN / "README.md").read_text(encoding="utf-8")
-    assert "| error | `/kv_cache` |" in readme and "ran on a shrunken twin" in readme
+    assert "| ❌ error | Decoding through the DynamicCache diverges" in readme and "(twin)" in readme
+    assert "modelcard-scaling.png" in readme and "the model itself: 128 KiB per token" in readme
+    standard = (STANDARD_GOLDEN / "card.html").read_text(encoding="utf-8")
+    assert 'aria-labelledby="passkey-grid-title"' in standard
 
 
 def test_generate_writes_what_the_renderer_renders(demo_card):
@@ -55,18 +79,30 @@ def test_hub_reads_the_front_matter(demo_card):
     assert data["modelcard"]["context_window"] == 4096
 
 
-def test_readme_embeds_the_whole_record_losslessly(demo_card):
+def test_readme_embeds_the_whole_record_compactly_and_losslessly(demo_card):
     record = demo_record(demo_card)
-    record["disclosures"]["contact"] = "a -- b <!-- -->"
+    record["disclosures"]["contact"] = "a -- b <!-- --> \u202e \ud800"
     text = render_markdown(record)
-    match = re.search(rf"<!-- {RECORD_MARKER}\n(.*)\n-->", text, re.S)
-    assert match and "--" not in match.group(1)
-    assert json.loads(match.group(1)) == record
+    match = re.search(rf"<!-- {RECORD_MARKER} zlib-base64\n(.*)\n-->\n<!-- modelcard:end -->\n\Z", text, re.S)
+    assert match and "--" not in match.group(1) and "\n" not in match.group(1)
+    assert read_embedded_record(text) == record
+    assert len(match.group(1)) < 0.4 * len(text), "the record dominates README.md"
+
+
+def test_the_record_of_an_earlier_readme_still_reads():
+    """README.md files written before the record was compressed end with it as plain JSON."""
+    record = {"schema_version": "1.0", "note": "a"}
+    assert read_embedded_record(f"# Card\n\n<!-- {RECORD_MARKER}\n{json.dumps(record)}\n-->\n") == record
+    assert read_embedded_record(f"<!-- {RECORD_MARKER} zlib-base64\nnot base64!\n-->\n<!-- modelcard:end -->\n") \
+        is None
 
 
 def test_html_is_self_contained(demo_card):
+    """Charts are inline SVG: nothing is fetched, and the only references are to the SVG's own fragments."""
     html = (demo_card / "card.html").read_text()
-    assert not re.search(r"(src|href)\s*=|https?://|@import|url\(", html.replace('<meta name="viewport"', ""))
+    assert "<svg " in html
+    assert not re.search(r"(src|href)\s*=\s*\"(?!#)|https?://|@import|url\((?!#)", html.replace(
+        '<meta name="viewport"', ""))
 
 
 def test_html_escapes_what_people_wrote(demo_card):
@@ -79,5 +115,5 @@ def test_html_escapes_what_people_wrote(demo_card):
 def test_card_says_what_is_unknown_and_why(demo_card):
     readme = (demo_card / "README.md").read_text()
     assert "| `/context_window/effective` | not measured |" in readme
-    assert "No probes ran" in readme
+    assert "No probes ran" in readme and "- ⏭️ no probes ran: nothing on this card was measured" in readme
     assert "[More Information Needed]" not in readme

@@ -164,7 +164,7 @@ def test_the_crashes_issue_7_names_render() -> None:
     markdown = render_markdown(record)
     assert "RoPE, θ unknown; yarn scaling |" in markdown
     assert "MLA, 16 query heads, latent size unknown" in markdown
-    assert 'lookahead = {"a": \\[1, true]} x |' in markdown
+    assert "lookahead = a 1, yes x (twin) |" in markdown
     render_html(record)
     record["attention"]["heads"].update(grouping="GQA", key_value_per_layer=[8, None, 2])
     assert "GQA: 16 query heads, 2–8 KV heads by layer, head size unknown" in render_markdown(record)

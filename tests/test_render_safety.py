@@ -3,9 +3,10 @@
 Every declared field and every name that comes from input is set from a corpus of hostile strings; the
 README.md is then parsed the way the Hub reads it (YAML front matter, then CommonMark with GFM tables) and the
 HTML card with an HTML parser. What must hold: the front matter has exactly its keys and values, the body has no
-HTML but the record comment at its end, every section is still there once, tables keep their columns, nothing
-becomes a link, a code block, a quote or a list of its own, no invisible character survives, what a reader sees
-is what was declared, and the embedded record reads back equal."""
+HTML but the generated block's markers and the record comment that closes it, every section is still there once,
+tables keep their columns, nothing becomes a link, an image (but the charts), a code block, a quote or a list of
+its own, no invisible character survives, what a reader sees is what was declared, no declared text reaches a
+chart, and the embedded record reads back equal."""
 
 from __future__ import annotations
 
@@ -22,9 +23,22 @@ import pytest
 import yaml
 from markdown_it import MarkdownIt
 
+from modelcard import present
+from modelcard.chart_data import chart_specs
+from modelcard.charts import draw_all
 from modelcard.present import DISCLOSURE_TITLES, visible
-from modelcard.render import RECORD_MARKER, front_matter, read_embedded_record, render_html, render_markdown
+from modelcard.render import (
+    BEGIN_MARKER,
+    END_MARKER,
+    RECORD_MARKER,
+    front_matter,
+    read_embedded_record,
+    render_html,
+    render_markdown,
+)
+from modelcard.status import declared
 from modelcard.validate import validate_record
+from modelcard.wording import round_numbers_in
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BASES = ["record-1.0.json", "record-probed.json"]
@@ -94,12 +108,15 @@ IDS = [f"{i}-{re.sub(r'[^A-Za-z0-9]+', '_', text[:20]).strip('_') or 'x'}" for i
 # line and paragraph separators, tag characters.
 INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u061c\ufeff\u00ad\u2028\u2029"
                        "\x00-\x08\x0b-\x1f\x7f-\x9f\U000e0000-\U000e007f]")
-H2 = ["At a glance", "Attention layers", "KV cache by context length", "Probes", "Findings", "Disclosures",
-      "What is not known"]
-COLUMNS = {"At a glance": 2, "Attention layers": 5, "KV cache by context length": 2, "Probes": 7, "Findings": 6,
+H2 = ["At a glance", "Findings", "Probes", "Attention layers", "KV cache by context length", "Disclosures",
+      "Limits of this card", "What is not known"]
+COLUMNS = {"At a glance": 2, "Attention layers": 5, "KV cache by context length": 2, "Probes": 5, "Findings": 3,
            "What is not known": 3}
-HTML_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "em", "table", "tr", "th", "td",
-             "code", "ul", "li", "footer"}
+HTML_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "em", "strong", "table", "thead",
+             "tbody", "tr", "th", "td", "code", "ul", "li", "footer", "div", "span", "br", "details", "summary",
+             "figure", "figcaption", "svg"}
+HTML_ATTRIBUTES = {"lang", "charset", "name", "content", "scope", "class", "role", "aria-hidden", "data-label"}
+SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 
 
 def base_record(name: str) -> dict[str, Any]:
@@ -245,6 +262,16 @@ class Body:
         return tables
 
 
+def finding_order(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(findings, key=lambda item: order[item["severity"]])
+
+
+def sentence(text: str) -> str:
+    """What the card shows of a finding's message: its long numbers rounded, as a sentence."""
+    return one_line(present._sentence(round_numbers_in(text)))
+
+
 @pytest.mark.parametrize(("case", "record"), CASES, ids=[case for case, _ in CASES])
 def test_hostile_text_cannot_change_the_readme(case: str, record: dict[str, Any]) -> None:
     assert validate_record(record) == [], "the hostile record must be schema-valid to test the renderer"
@@ -255,31 +282,38 @@ def test_hostile_text_cannot_change_the_readme(case: str, record: dict[str, Any]
     header, body_text = split_front_matter(markdown)
     meta = yaml.safe_load(header)
     assert meta == front_matter(record)
-    assert list(meta) == ["license", "library_name", "pipeline_tag", "tags", "modelcard"]
+    assert list(meta) == ["library_name", "license", "pipeline_tag", "tags", "modelcard"]
     assert meta["license"] == record["disclosures"]["license"]
     assert set(meta["modelcard"]) == {"schema_version", "architecture_class", "attention_grouping", "layer_kinds",
                                       "context_window", "parameters", "probes", "findings"}
 
     body = Body(body_text)
     types = [token.type for token in all_tokens(body.tokens)]
-    # No HTML but the record comment, which closes the file.
+    # No HTML but the generated block's markers and the record comment, which closes the block.
     assert "html_inline" not in types
     html_blocks = [token for token in body.tokens if token.type == "html_block"]
-    assert len(html_blocks) == 1 and body.tokens[-1] is html_blocks[0]
-    assert html_blocks[0].content.startswith(f"<!-- {RECORD_MARKER}\n") and html_blocks[0].content.endswith("-->\n")
-    # Nothing becomes a link, an image, code block, quote, or thematic break of its own.
-    for kind in ("link_open", "image", "fence", "code_block", "blockquote_open", "ordered_list_open", "s_open",
-                 "strong_open"):
+    assert len(html_blocks) == 3 and body.tokens[0] is html_blocks[0] and body.tokens[-1] is html_blocks[2]
+    assert html_blocks[0].content == f"{BEGIN_MARKER}\n" and html_blocks[2].content == f"{END_MARKER}\n"
+    assert html_blocks[1].content.startswith(f"<!-- {RECORD_MARKER} zlib-base64\n")
+    assert html_blocks[1].content.endswith("-->\n")
+    # Nothing becomes a link, code block, quote or thematic break of its own; the only images are the charts.
+    for kind in ("link_open", "fence", "code_block", "blockquote_open", "ordered_list_open", "s_open"):
         assert kind not in types, f"user text made a {kind}"
+    images = [token for token in all_tokens(body.tokens) if token.type == "image"]
+    assert [image.attrs["src"] for image in images] == [spec.file_name for spec in chart_specs(record)]
     assert types.count("hr") == 1  # the template's own, before the footer
-    assert types.count("em_open") == 3  # the template's own: *detected*, *measured*, *declared*
+    assert types.count("strong_open") == 1  # **Status**
+    undeclared = any(not declared(record["disclosures"].get(key)) for key in DISCLOSURE_TITLES)
+    twin = any(probe.get("twin") for probe in record["probes"]) or record["probe_suite"].get("twin")
+    # the template's own: *detected*, *measured*, *declared*, *(twin)*, *Not declared by the model's authors:*
+    assert types.count("em_open") == 3 + bool(twin) + undeclared
 
-    # Every section once, in order; every disclosure heading once.
+    # Every section once, in order; every declared disclosure's heading once.
     assert body.headings(1) == [f"Model card: {one_line(record['model']['id'])}"]
     assert body.headings(2) == H2
-    expected_h3 = [DISCLOSURE_TITLES.get(key) or one_line(key.replace("_", " ").strip().capitalize())
-                   for key in [*DISCLOSURE_TITLES, *(k for k in record["disclosures"]
-                                                     if k not in DISCLOSURE_TITLES and k != "overrides")]]
+    keys = [*DISCLOSURE_TITLES, *(k for k in record["disclosures"] if k not in DISCLOSURE_TITLES and k != "overrides")]
+    expected_h3 = [DISCLOSURE_TITLES.get(key) or one_line(key.replace("_", " ").strip().capitalize()) or '""'
+                   for key in keys if declared(record["disclosures"].get(key))]
     assert body.headings(3) == expected_h3
 
     # Tables keep their columns and rows; cells show what was declared.
@@ -294,35 +328,39 @@ def test_hostile_text_cannot_change_the_readme(case: str, record: dict[str, Any]
         assert row[0] == f"{code(probe['id'])} {one_line(probe['title'])}"
     findings, = body.tables("Findings")
     assert len(findings) == 1 + len(record["findings"])
-    for row, finding in zip(findings[1:], record["findings"], strict=True):
-        assert row[1] == code(finding["pointer"])
-        assert row[4] == one_line(finding["message"])
+    for row, finding in zip(findings[1:], finding_order(record["findings"]), strict=True):
+        assert row[2].startswith(code(finding["pointer"]))
+        assert row[1].startswith(sentence(finding["message"]))
     unknowns, = body.tables("What is not known")
     assert [row[0] for row in unknowns[1:]] == [code(pointer) for pointer in record["unknowns"]]
     assert [row[2] for row in unknowns[1:]] == [one_line(gap["reason"]) for gap in record["unknowns"].values()]
 
     # Lists keep their items; list items and code spans show what was declared.
-    items = [shown(body.tokens[i + 2]) for i, token in enumerate(body.tokens) if token.type == "list_item_open"]
+    def items(section: list) -> list[str]:
+        return [shown(section[i + 2]) for i, token in enumerate(section) if token.type == "list_item_open"]
+
     ignored = record["inspection"]["ignored_config_keys"]
+    layers = items(body.section("Attention layers"))
+    assert len(layers) == len(ignored)
+    assert layers[0].startswith(f"{code(ignored[0]['key'])} = {code(ignored[0]['value'])}: ")
+    disclosures = items(body.section("Disclosures"))
     failure_modes = record["disclosures"]["known_failure_modes"]
     tool_access = record["disclosures"]["tool_access"]
-    assert len(items) == len(ignored) + len(failure_modes) + (len(tool_access) if isinstance(tool_access, list)
-                                                              else 0) + len(record["inspection"]["overridden"])
-    assert items[0].startswith(f"{code(ignored[0]['key'])} = {code(ignored[0]['value'])}: ")
-    section = body.section("Known failure modes", level=3)
-    assert [shown(section[i + 2]) for i, token in enumerate(section) if token.type == "list_item_open"] == [
-        one_line(mode) for mode in failure_modes]
+    assert len(disclosures) == len(failure_modes) + (len(tool_access) if isinstance(tool_access, list) else 0) \
+        + len(record["inspection"]["overridden"])
+    assert items(body.section("Known failure modes", level=3)) == [one_line(mode) for mode in failure_modes]
 
-    # Declared paragraphs show what was declared, paragraph by paragraph.
+    # Declared paragraphs show what was declared, paragraph by paragraph; the undeclared are named in one line.
     for key in ("intended_use", "contact"):
-        section = body.section(DISCLOSURE_TITLES[key], level=3)
-        texts = [shown(section[i + 1]) for i, token in enumerate(section) if token.type == "paragraph_open"]
-        assert texts == paragraphs(record["disclosures"][key])
+        if declared(record["disclosures"][key]):
+            section = body.section(DISCLOSURE_TITLES[key], level=3)
+            texts = [shown(section[i + 1]) for i, token in enumerate(section) if token.type == "paragraph_open"]
+            assert texts == paragraphs(record["disclosures"][key])
+        else:
+            assert f"`{key}`" in body_text
 
     # The record reads back as it was.
     assert read_embedded_record(markdown) == record
-    match = re.search(rf"\n<!-- {RECORD_MARKER}\n(.*)\n-->\n\Z", markdown, re.S)
-    assert match and "--" not in match.group(1) and json.loads(match.group(1)) == record
 
 
 class Tags(HTMLParser):
@@ -357,13 +395,16 @@ class Tags(HTMLParser):
 def test_hostile_text_cannot_change_the_html_card(case: str, record: dict[str, Any]) -> None:
     html = render_html(record)
     assert not INVISIBLE.search(html), "an invisible or control character reached card.html"
-    assert not re.search(r"<(img|script|iframe|a|svg|object)\b", html, re.I)
+    # The charts are drawn from numbers alone: no text of the record reaches them.
+    assert SVG.findall(html) == [chart.svg.strip() for chart in draw_all(chart_specs(record))]
+    html = SVG.sub("<svg></svg>", html)
+    assert not re.search(r"<(img|script|iframe|a|object)\b", html, re.I)
     parser = Tags()
     parser.feed(html)
     parser.close()
     assert set(parser.tags) <= HTML_TAGS
     assert not parser.comments
-    assert {name for name, _ in parser.attributes} <= {"lang", "charset", "name", "content", "scope", "class"}
+    assert {name for name, _ in parser.attributes} <= HTML_ATTRIBUTES
     assert [h.split(":", 1)[1] for h in parser.headings if h.startswith("h2:")] == H2
     assert parser.headings[0] == f"h1:Model card: {visible(record['model']['id'])}"
 

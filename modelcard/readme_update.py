@@ -1,0 +1,84 @@
+"""`--update README.md`: refresh the generated part of a model's own README and merge its metadata, keeping
+every byte the author wrote.
+
+The generated part lies between `<!-- modelcard:begin -->` and `<!-- modelcard:end -->` (a README that
+`generate` wrote has them too); only that is replaced. A README without them gets the block appended after its
+last line. The front matter is read, merged with the card's (modelcard.hub_metadata.merged) and written again;
+the body outside the markers is not touched. The chart PNGs the block links are written beside the README, in
+one set with it (modelcard.atomic.write_files)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelcard.errors import BadInput
+from modelcard.files import decode_utf8, parse_yaml, read_bytes
+from modelcard.render import BEGIN_MARKER, END_MARKER, front_matter_yaml_for, generated_block
+
+
+@dataclass(frozen=True)
+class Readme:
+    path: Path
+    metadata: dict[str, Any]
+    before: str  # the body up to the generated block (all of it when there is none)
+    after: str  # the body after the block's end marker
+    has_block: bool
+
+
+def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
+    if not text.startswith("---\n"):
+        return {}, text
+    end = text.find("\n---\n", 3)
+    if end < 0:
+        if text.endswith("\n---"):
+            end = len(text) - 4
+        else:
+            raise BadInput(path, "the front matter that opens with --- never closes")
+    data = parse_yaml(text[4:end], path) if end > 4 else None
+    if data is not None and not isinstance(data, dict):
+        raise BadInput(path, "the front matter must be a mapping of keys to values")
+    return data or {}, text[end + 5:]
+
+
+def open_readme(path: Path) -> Readme:
+    """The README to update, read and split before any model work, so a bad one is bad input at once."""
+    path = Path(path)
+    text = decode_utf8(read_bytes(path, "card"), path)
+    metadata, body = _split_front_matter(text, path)
+    start = body.find(BEGIN_MARKER)
+    if start < 0:
+        if END_MARKER in body:
+            raise BadInput(path, f"has {END_MARKER} without {BEGIN_MARKER} before it")
+        return Readme(path, metadata, body, "", has_block=False)
+    end = body.find(END_MARKER, start)
+    if end < 0:
+        raise BadInput(path, f"has {BEGIN_MARKER} without {END_MARKER} after it")
+    rest = body[end + len(END_MARKER):]
+    return Readme(path, metadata, body[:start], rest.removeprefix("\n"), has_block=True)
+
+
+def updated_text(readme: Readme, record: dict[str, Any], charts: Any) -> str:
+    """The README with the card's block in place and the metadata merged."""
+    from modelcard.hub_metadata import merged
+
+    block = generated_block(record, charts)
+    before = readme.before
+    if not readme.has_block and before.strip():  # appended after the author's last line, a blank line between
+        before += "\n" if before.endswith("\n") else "\n\n"
+    elif not readme.has_block:
+        before = "\n"
+    return f"---\n{front_matter_yaml_for(merged(readme.metadata, record))}---\n{before}{block}{readme.after}"
+
+
+def update_readme(readme: Readme, record: dict[str, Any]) -> list[Path]:
+    """Write the updated README and its charts beside it, as one set; returns the files written."""
+    from modelcard.atomic import write_files
+    from modelcard.chart_data import CHART_FILE_NAMES, chart_specs
+    from modelcard.charts import draw_all
+
+    charts = draw_all(chart_specs(record))
+    files: dict[str, str | bytes] = {readme.path.name: updated_text(readme, record, charts)}
+    files.update({chart.spec.file_name: chart.png for chart in charts})
+    return write_files(readme.path.parent, files, remove=[name for name in CHART_FILE_NAMES if name not in files])
