@@ -28,7 +28,7 @@ from sitegen import (  # noqa: E402
 from sitegen.markdown import cell  # noqa: E402
 
 GENERATED_PAGES = {"reference/cli.md", "reference/schema.md", "reference/probes.md", "reference/policies.md",
-                   "benchmarks.md", "gallery/index.md"}
+                   "reference/policy-format.md", "benchmarks.md", "gallery/index.md"}
 
 
 def test_cli_reference_documents_every_command_and_option() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from mkdocs.structure.files import File, Files
 from sitegen import (
+    action_reference,
     availability,
     benchmarks,
     cards,
@@ -32,6 +33,13 @@ log = logging.getLogger("mkdocs.hooks.modelcard_site")
 
 DEMO_SUMMARY = "<!-- sitegen:demo-summary -->"
 POLICY_EXAMPLE = "<!-- sitegen:policy-example -->"
+ACTION_INPUTS = "<!-- sitegen:action-inputs -->"
+PRE_COMMIT_HOOKS = "<!-- sitegen:pre-commit-hooks -->"
+POLICY_FORMAT_INTRO = (
+    "A policy is a YAML file checked against this schema (`modelcard check --policy PATH` reads it). Each field is "
+    "named by its JSON pointer into the policy; `*` stands for any rule. A rule has exactly one of `pointer`, "
+    "`probe` or `findings`. See [Custom policies](../how-to/custom-policies.md) for a walk-through and the "
+    "[built-in policies](policies.md) for examples.\n\n")
 DEMO_DISCLOSURES = "how-to/demo-modelcard.yaml"
 GALLERY_INDEX = "gallery/index.md"
 LEFT_OUT = ("README.md",)  # a README.md in the docs folder would be taken for a second index page
@@ -88,6 +96,12 @@ def on_files(files: Files, config: Any) -> Files:
     add_page(files, config, "reference/probes.md", probe_reference.probe_reference_markdown(repo / "probes"))
     add_page(files, config, "reference/policies.md",
              policy_reference.policy_reference_markdown(repo / "policies", repo))
+    policy_schema = repo / "schemas" / "policy.schema.json"
+    add_page(files, config, "reference/policy-format.md",
+             schema_reference.schema_reference_markdown(policy_schema, "Policy format", POLICY_FORMAT_INTRO)
+             if policy_schema.is_file() else
+             "# Policy format\n\n!!! warning \"Not in this build\"\n    `schemas/policy.schema.json` was absent when "
+             "this site was built.\n")
     add_page(files, config, "benchmarks.md", benchmarks.benchmarks_markdown(repo))
     try:
         made = cards.finish(_state["build"])
@@ -113,9 +127,14 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
 
     if DEMO_SUMMARY in markdown:
         markdown = markdown.replace(DEMO_SUMMARY, gallery.demo_summary(_state["demo"]))
+    repo = repo_of(config)
     if POLICY_EXAMPLE in markdown:
-        repo = repo_of(config)
         markdown = markdown.replace(POLICY_EXAMPLE, policy_reference.policy_example_markdown(repo / "policies", repo))
+    if ACTION_INPUTS in markdown:
+        markdown = markdown.replace(ACTION_INPUTS, action_reference.action_inputs_markdown(repo / "action.yml"))
+    if PRE_COMMIT_HOOKS in markdown:
+        markdown = markdown.replace(PRE_COMMIT_HOOKS,
+                                    action_reference.pre_commit_hooks_markdown(repo / ".pre-commit-hooks.yaml"))
     return availability.resolve_markers(markdown, availability.cli_features(cli), __version__)
 
 

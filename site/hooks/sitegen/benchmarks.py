@@ -35,6 +35,22 @@ def producer(result: Path, scripts: list[Path]) -> Path | None:
     return None
 
 
+def fence_commands(text: str) -> str:
+    """A docstring's indented command lines (after a blank line) as fenced code: in Markdown, indentation after a
+    list would continue the list item instead."""
+    out: list[str] = []
+    block: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("    ") and (block or not out or not out[-1].strip()):
+            block.append(line[4:])
+            continue
+        if block:
+            out += ["```bash", *block, "```"]
+            block = []
+        out.append(line)
+    return "\n".join(out).strip()
+
+
 def demote(markdown: str, levels: int) -> str:
     return "\n".join("#" * levels + line if re.match(r"#{1,6} ", line) else line for line in markdown.splitlines())
 
@@ -50,9 +66,8 @@ def benchmarks_markdown(repo: Path) -> str:
         "says what the script measures and how to run it again.\n\n")
     for script in scripts:
         relative = script.relative_to(repo).as_posix()
-        text = docstring(script)
-        title, _, rest = text.partition("\n")
-        out.append(f"## `{relative}`\n\n**{title.strip()}**\n\n{rest.strip()}\n\n")
+        title, _, rest = docstring(script).partition("\n\n")
+        out.append(f"## `{relative}`\n\n**{' '.join(title.split())}**\n\n{fence_commands(rest)}\n\n")
         stored = [result for result in results if producer(result, scripts) == script]
         if not stored:
             out.append(f"No figures from `{relative}` are stored in `bench/results/`; run it to get them.\n\n")

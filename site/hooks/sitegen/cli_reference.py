@@ -17,6 +17,8 @@ def unset(value: Any) -> bool:
 
 
 def shown_default(param: Any, ctx: Any) -> str:
+    if isinstance(param.show_default, str):  # the command's own wording of a default it computes
+        return cell(param.show_default)
     value = param.get_default(ctx)
     if getattr(param, "is_flag", False) and not getattr(param, "secondary_opts", None):
         return "off" if not value else "on"

@@ -37,15 +37,61 @@ def shown(value: Any) -> str:
     return code(value)
 
 
+WHAT = ("pointer", "probe", "findings")  # a rule checks exactly one of these
+SHOWN_ELSEWHERE = {"id", "message", "severity", "supply", "reference", *WHAT}
+
+
+def flow(value: Any) -> str:
+    """A YAML value written as it would be typed in flow style: `{key: value}`, `[a, b]`, `null`, `true`."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {flow(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(flow(item) for item in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def requirement(rule: dict[str, Any]) -> str:
+    parts = []
+    if "pointer" in rule:
+        parts.append(code(rule["pointer"]))
+    if "probe" in rule:
+        parts.append(f"probe {code(rule['probe'])} ran")
+    if "findings" in rule:
+        parts.append(f"no finding of severity {code(rule['findings'])} or worse")
+    parts += [f"{key}: {code(flow(value))}" for key, value in rule.items() if key not in SHOWN_ELSEWHERE]
+    return "; ".join(parts)
+
+
+def supply(rule: dict[str, Any]) -> str:
+    given = rule.get("supply")
+    if not isinstance(given, dict):
+        return cell(flow(given)) if given else ""
+    shown = []
+    if given.get("key"):
+        example = given.get("example")
+        line = f"{given['key']}: {flow(example)}" if example is not None else given["key"]
+        shown.append(f"modelcard.yaml: {code(line)}")
+    if given.get("hint"):
+        shown.append(cell(given["hint"]))
+    return "; ".join(shown)
+
+
 def rules_table(items: list[Any]) -> str:
+    """One row per rule: what it requires (and when), its severity, its message and how to supply the value."""
     if not all(isinstance(item, dict) for item in items):
         return "\n".join(f"- {shown(item)}" for item in items) + "\n"
-    columns: list[str] = []
-    for item in items:
-        columns += [key for key in item if key not in columns]
-    rows = [[code(item[key]) if key in ("pointer", "path", "id") and isinstance(item.get(key), str)
-             else shown(item[key]) if key in item else "" for key in columns] for item in items]
-    return table([cell(column) for column in columns], rows)
+    rows = []
+    for rule in items:
+        message = cell(rule.get("message", ""))
+        if rule.get("reference"):
+            message += f" *({cell(rule['reference'])})*"
+        rows.append([code(rule.get("id", "")), requirement(rule), cell(rule.get("severity", "error")), message,
+                     supply(rule)])
+    return table(["Rule", "Requires", "Severity", "Message", "To supply it"], rows)
 
 
 def policy_section(path: Path, repo: Path) -> str:
@@ -74,11 +120,13 @@ def policy_reference_markdown(folder: Path, repo: Path) -> str:
     out = ["# Built-in policies\n\n"]
     note = generated_note(f"the YAML files in `{folder.relative_to(repo).as_posix()}/`")
     out.append(
-        "A policy lists what a card must state, as JSON pointers into the record (see the "
-        "[record schema](schema.md)), each with a message and a severity. `modelcard check CARD --policy NAME` "
-        "applies one: a value that is missing, `null` without a reason in `/unknowns`, or a placeholder "
-        "(`[More Information Needed]`, `TODO`, `TBD`, empty) fails, and so does any finding of severity `error`. "
-        "To write your own, see [Custom policies](../how-to/custom-policies.md).\n\n")
+        "A policy lists what a card must state: values as JSON pointers into the record (see the "
+        "[record schema](schema.md)), probes that must have run, and the findings that fail, each with a message "
+        "and a severity. `modelcard check CARD --policy NAME` applies one: a value that is missing, `null` "
+        "without a reason of a kind the rule accepts, or a placeholder (`[More Information Needed]`, `TODO`, "
+        "`TBD`, empty) fails the rule; `error` rules fail the gate, `warning` rules only with `--strict`. The "
+        "keys are described in the [policy format](policy-format.md); to write your own, see "
+        "[Custom policies](../how-to/custom-policies.md).\n\n")
     if not files:
         out.append(
             '!!! warning "No built-in policies in this build"\n'

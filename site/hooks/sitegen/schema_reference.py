@@ -57,9 +57,26 @@ def fields(root: dict[str, Any]) -> list[Field]:
         items = schema.get("items")
         if isinstance(items, dict):
             walk(items, f"{pointer}/{ANY_INDEX}")
+        for alternative in alternatives(schema, root):
+            walk(alternative, pointer)
 
     walk(root, "")
     return found
+
+
+def alternatives(schema: dict[str, Any], root: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `oneOf` / `anyOf` branches that hold fields of their own. A branch that is a list of another branch's
+    objects (`when: condition | [condition, ...]`) adds no field and is left out."""
+    branches = [branch for key in ("oneOf", "anyOf") for branch in schema.get(key) or []]
+    refs = {branch["$ref"] for branch in branches if "$ref" in branch}
+    kept = []
+    for branch in branches:
+        items = branch.get("items")
+        if branch.get("type") == "array" and isinstance(items, dict) and items.get("$ref") in refs:
+            continue
+        if "properties" in resolve(branch, root) or isinstance(items, dict):
+            kept.append(branch)
+    return kept
 
 
 def key_name(schema: dict[str, Any]) -> str:
@@ -68,14 +85,18 @@ def key_name(schema: dict[str, Any]) -> str:
     return "pointer" if str(names.get("$ref", "")).endswith("/pointer") else "key"
 
 
-def type_of(schema: dict[str, Any]) -> str:
+def type_of(schema: dict[str, Any], root: dict[str, Any] | None = None) -> str:
     if "enum" in schema:
         return "enum"
+    branches = schema.get("oneOf") or schema.get("anyOf")
+    if branches and "type" not in schema:
+        return " or ".join(dict.fromkeys(type_of(resolve(branch, root or {}), root) for branch in branches))
     kind = schema.get("type")
     if isinstance(kind, list):
         return " or ".join(kind)
     if kind == "array":
         items = schema.get("items") or {}
+        items = resolve(items, root or {})
         inner = items.get("type") or ("enum" if "enum" in items else "object" if "properties" in items else "any")
         return f"array of {inner if isinstance(inner, str) else ' or '.join(inner)}"
     return kind or "any"
@@ -98,14 +119,17 @@ def constraints(schema: dict[str, Any], root: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def schema_reference_markdown(schema_path: Path) -> str:
+RECORD_INTRO = (
+    "Each field is named by the JSON pointer a policy uses to point at it; `*` stands for any array index and "
+    "`{key}` / `{pointer}` for any key of a map. *Required* fields are always present; a value that cannot be "
+    "stated is `null`, and `/unknowns` says why.\n\n")
+
+
+def schema_reference_markdown(schema_path: Path, title: str = "Record schema", intro: str = RECORD_INTRO) -> str:
     root = read_schema(schema_path)
-    out = ["# Record schema\n\n"]
+    out = [f"# {title}\n\n"]
     out.append(f"{root.get('description', '')}\n\n")
-    out.append(
-        "Each field is named by the JSON pointer a policy uses to point at it; `*` stands for any array index and "
-        "`{key}` / `{pointer}` for any key of a map. *Required* fields are always present; a value that cannot be "
-        "stated is `null`, and `/unknowns` says why.\n\n")
+    out.append(intro)
     top = root.get("properties") or {}
     required = set(root.get("required", []))
     out.append("## Top-level fields\n\n")
@@ -120,7 +144,7 @@ def schema_reference_markdown(schema_path: Path) -> str:
         out.append(f"\n## `/{name}` {{#{anchor(name)}}}\n\n")
         out.append(f"{cell(resolve(top[name], root).get('description', ''))}\n\n")
         out.append(table(["Field", "Type", "Required", "Description", "Values"],
-                         [[code(item.pointer), cell(type_of(item.schema)), "yes" if item.required else "no",
+                         [[code(item.pointer), cell(type_of(item.schema, root)), "yes" if item.required else "no",
                            cell(item.schema.get("description", "")), constraints(item.schema, root)]
                           for item in section]))
     out.append(generated_note(f"`schemas/{schema_path.name}` (`{root.get('$id', '')}`)"))
