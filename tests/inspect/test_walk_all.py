@@ -1,5 +1,6 @@
 """Every architecture transformers can build from its default config on the meta device gives a
-schema-valid inspection record; the ones transformers itself cannot build are listed with the reason."""
+schema-valid inspection record that renders as README.md and card.html (what `generate --suite none` writes);
+the ones transformers itself cannot build are listed with the reason."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from unbuildable import UNBUILDABLE
 
 SHARDS = 8
+DRAWN_PER_SHARD = 5  # the charts of the first few records of a shard are drawn too (a drawing costs ~0.2 s)
 
 
 def all_model_types() -> list[str]:
@@ -19,15 +21,19 @@ def all_model_types() -> list[str]:
 
 
 def walk(model_types: list[str], tmp_path) -> tuple[list[str], list[str]]:
-    """(failures, skipped) over `model_types`: each default config is written as a config.json and
-    inspected through the same path a user's config takes."""
+    """(failures, skipped) over `model_types`: each default config is written as a config.json, inspected
+    through the same path a user's config takes, and rendered (chart data always, drawings for the first few)."""
     from inspect_helpers import inspect_dict
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
     from transformers.utils import logging
 
+    from modelcard.chart_data import chart_specs
+    from modelcard.charts import draw_all
+    from modelcard.render import render_html, render_markdown
+
     logging.set_verbosity_error()
     failures, skipped = [], []
-    for model_type in model_types:
+    for index, model_type in enumerate(model_types):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -38,6 +44,14 @@ def walk(model_types: list[str], tmp_path) -> tuple[list[str], list[str]]:
                 skipped.append(model_type)
             else:
                 failures.append(f"{model_type}: {type(error).__name__}: {error}")
+            continue
+        try:
+            specs = chart_specs(record)
+            charts = draw_all(specs) if index < DRAWN_PER_SHARD else []
+            render_markdown(record, charts)
+            render_html(record, charts)
+        except Exception as error:  # every valid record renders
+            failures.append(f"{model_type}: rendering: {type(error).__name__}: {error}")
             continue
         if model_type in UNBUILDABLE:
             failures.append(f"{model_type}: builds now; remove it from tests/inspect/unbuildable.py")
