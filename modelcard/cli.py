@@ -203,6 +203,7 @@ def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout:
     from modelcard.pipeline import ProbeRequest, probe
     from modelcard.probe.runner import plan
     from modelcard.probe.suite import resolve_suite
+    from modelcard.progress import probe_line
 
     request = ProbeRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
                            probe_timeout=probe_timeout)
@@ -214,19 +215,19 @@ def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout:
             bar.set_postfix_str(f"{key} ({total - bar.n - 1} left after it)")
 
         def done(result: dict[str, Any], resumed: bool) -> None:
-            record = result["record"]
-            bar.write(f"  {'resumed' if resumed else record['status']:<8} {record['id']} "
-                      f"({record['duration_s']:.2f} s)", file=sys.stderr)
+            if bar.disable:  # off a terminal (a CI log): one plain line per finished probe, no bar
+                click.echo(probe_line(result["record"], resumed), err=True)
             bar.update(1)
 
         result = probe(request, on_start=started, on_done=done)
+        listed = bar.disable
     report = {"probe_suite": result.summary(), "probes": result.records, "findings": result.findings,
               "resumed": result.resumed}
     write_text(output / "probes.json", json.dumps(report, indent=2) + "\n")
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
     else:
-        _print_probe_report(report)
+        _print_probe_report(report, listed)
     _fail_on_bad_news(result.records, result.findings, output)
 
 
@@ -241,13 +242,12 @@ def _fail_on_bad_news(probes: list[dict[str, Any]], findings: list[dict[str, Any
                      f"see {output}")
 
 
-def _print_probe_report(report: dict[str, Any]) -> None:
-    for record in report["probes"]:
-        value = record["value"]
-        shown = f"{value:.3g}" if isinstance(value, float) else value
-        result = f"{record['metric']} = {shown}" if record["metric"] else ""
-        reason = f"  ({record['reason']})" if record["reason"] else ""
-        click.echo(f"{record['status']:<8} {record['id']:<18} {result}{reason}")
+def _print_probe_report(report: dict[str, Any], listed: bool = False) -> None:
+    """The results on stdout; each probe's line only where it was not already written as it finished."""
+    from modelcard.progress import probe_line
+
+    for record in [] if listed else report["probes"]:
+        click.echo(probe_line(record).strip())
     for item in report["findings"]:
         click.echo(f"{item['severity']}: {item['pointer']}: {item['message']}")
     click.echo(report["probe_suite"]["note"])
