@@ -46,6 +46,7 @@ class Panel:
     y_unit: str  # bytes | seconds
     series: tuple[Series, ...]
     markers: tuple[Marker, ...] = ()
+    legend: str = "lower right"  # where the lines leave room for it
 
 
 @dataclass(frozen=True)
@@ -138,12 +139,17 @@ def kv_chart(record: dict[str, Any]) -> ChartSpec | None:
     if isinstance(declared, int) and declared == end:
         markers.append(Marker(float(end), f"declared context {end:,}"))
     first, last = total.y[0], total.y[-1]
+    if found.state_bytes:
+        series.append(Series("fixed-size recurrent state", total.x, (float(found.state_bytes),) * len(lengths)))
     shape = (f"it stops growing at {_tokens_label(max(found.caps))} tokens" if capped and len(capped) == len(growing)
              else f"windowed layers stop growing at {', '.join(f'{w:,}' for w in windows)} tokens" if windows
-             else "it grows in proportion to the length")
+             else "it grows in proportion to the length" if growing else "it does not grow with the length")
+    if found.state_bytes:
+        shape += f", on top of {bytes_label(found.state_bytes)} of fixed-size recurrent state"
     alt = (f"KV-cache memory of one sequence against context length, log-log, at {dtype}: "
            f"{bytes_label(first)} at {lengths[0]:,} tokens, {bytes_label(last)} at {lengths[-1]:,} tokens; {shape}.")
-    panel = Panel("", "context length (tokens)", "KV cache (bytes)", "bytes", tuple(series), tuple(markers))
+    panel = Panel("", "context length (tokens)", "KV cache (bytes)", "bytes", tuple(series), tuple(markers),
+                  legend="upper left")
     return ChartSpec("kv-cache", "KV-cache memory against context length (one sequence)", alt, (panel,))
 
 

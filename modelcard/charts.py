@@ -53,8 +53,9 @@ def _ticks(low: float, high: float, base: float, most: int = 7) -> list[float]:
     the range holds fewer than three powers."""
     first = math.ceil(math.log(low, base) - 1e-9)
     last = math.floor(math.log(high, base) + 1e-9)
-    if base == 10 and last - first < 2:
-        steps = [m * 10.0**k for k in range(first - 1, last + 1) for m in (1, 2, 5)]
+    if last - first < 2:  # a narrow range: 1-2-5 steps in decimal, powers of two and their 1.5 times in binary
+        factors = (1, 2, 5) if base == 10 else (1, 1.5)
+        steps = [m * float(base) ** k for k in range(first - 1, last + 1) for m in factors]
         return [value for value in steps if low * (1 - 1e-9) <= value <= high * (1 + 1e-9)]
     step = max(1, math.ceil((last - first + 1) / most))
     return [float(base) ** k for k in range(first, last + 1, step)]
@@ -93,8 +94,8 @@ def _draw_panel(axes, panel: Panel) -> None:  # noqa: ANN001 (matplotlib's Axes,
     axes.set_yscale("log")
     for j, marker in enumerate(panel.markers):
         axes.axvline(marker.x, color="#5b6673", linestyle=(0, (2, 2)), linewidth=1)
-        axes.annotate(marker.label, xy=(marker.x, 1), xycoords=("data", "axes fraction"), rotation=90,
-                      ha="right", va="top", fontsize=8, color="#5b6673", xytext=(-2, -2 - 8 * (j % 2)),
+        axes.annotate(marker.label, xy=(marker.x, 0), xycoords=("data", "axes fraction"), rotation=90,
+                      ha="right", va="bottom", fontsize=8, color="#5b6673", xytext=(-2, 3 + 8 * (j % 2)),
                       textcoords="offset points")
     x_ticks = _ticks(min(xs), max(xs), 2)
     y_low, y_high = min(ys), max(ys)
@@ -115,7 +116,7 @@ def _draw_panel(axes, panel: Panel) -> None:  # noqa: ANN001 (matplotlib's Axes,
     if panel.title:
         axes.set_title(panel.title, loc="left")
     if len(panel.series) > 1 or any(series.label.startswith("measured (") for series in panel.series):
-        axes.legend(loc="lower right")
+        axes.legend(loc=panel.legend)
 
 
 def _draw_grid(figure, spec: ChartSpec) -> None:  # noqa: ANN001
