@@ -157,6 +157,23 @@ def _say_card_written(output: Path | None, record: dict[str, Any], readme: Any) 
     click.echo(counts(record), err=True)
 
 
+def _stdin_record() -> dict[str, Any]:
+    """A record piped in, with the limits a card.json file has (size, nesting, a newer major format refused)."""
+    from modelcard.errors import BadInput
+    from modelcard.files import SIZE_CAPS, decode_utf8, parse_json
+    from modelcard.record import check_version
+
+    cap = SIZE_CAPS["card"]
+    data = sys.stdin.buffer.read(cap + 1)
+    if len(data) > cap:
+        raise BadInput("-", f"the record on stdin is larger than a card may be ({cap // (1024 * 1024)} MiB)")
+    record = parse_json(decode_utf8(data, Path("-")), Path("-"), "a card record")
+    if not isinstance(record, dict):
+        raise BadInput("-", "a card record must be a JSON object")
+    check_version(record, "-")
+    return record
+
+
 def _refuse_foreign_readme(path: Path) -> None:
     """Rendering beside a card replaces the README.md there: only one that modelcard wrote."""
     import os
@@ -329,8 +346,9 @@ def diff(old: Path, new: Path, fmt: str) -> None:
               metavar="README", help=UPDATE_HELP)
 @click.option("--force", is_flag=True, help="Write through a symlinked -o folder.")
 def render(card: Path, output: Path | None, update: Path | None, force: bool) -> None:
-    """Render CARD (a card.json) again as README.md, card.html and the charts (and a normalised card.json),
-    beside it or into -o; with --update, refresh a model's own README.md instead (or as well, with -o)."""
+    """Render CARD (a card.json, or - for a record on stdin: `modelcard inspect --format json | modelcard render -
+    -o card`) again as README.md, card.html and the charts (and a normalised card.json), beside it or into -o;
+    with --update, refresh a model's own README.md instead (or as well, with -o)."""
     from modelcard.atomic import write_files
     from modelcard.chart_data import CHART_FILE_NAMES
     from modelcard.errors import BadInput
@@ -340,13 +358,16 @@ def render(card: Path, output: Path | None, update: Path | None, force: bool) ->
     from modelcard.render import render_all
     from modelcard.validate import validate_record
 
+    from_stdin = str(card) == "-"
     if output is None and update is None:
+        if from_stdin:
+            raise BadInput("-", "a record on stdin has no folder to render beside: pass -o FOLDER or --update")
         output = card.parent
         _refuse_foreign_readme(output / "README.md")
     if output is not None:
         check_output_folder(output, force=force, names=(*CARD_FILES, *CHART_FILE_NAMES))
     readme = _open_readme(update)
-    record = read_record(card)
+    record = _stdin_record() if from_stdin else read_record(card)
     errors = validate_record(record)
     if errors:
         raise BadInput(card, f"breaks the record schema at {errors[0]} (run `modelcard validate` for all)")

@@ -82,3 +82,21 @@ def test_the_help_lists_the_disclosure_keys(run_cli):
     assert set(KNOWN_KEYS) == set(schema()["properties"]["disclosures"]["properties"])
     shown = " ".join(run_cli("generate", "--help").out.split())
     assert all(key in shown for key in KNOWN_KEYS) and "beside the model" in shown
+
+
+def test_inspect_json_of_the_demo_validates_and_renders_from_a_pipe(tmp_path, run_cli, monkeypatch):
+    import io
+    import sys
+
+    inspected = run_cli("inspect", "--format", "json")
+    assert inspected.code == 0, inspected.err
+    (tmp_path / "r.json").write_text(inspected.out, encoding="utf-8")
+    assert run_cli("validate", tmp_path / "r.json").code == 0
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(inspected.out.encode("utf-8"))))
+    rendered = run_cli("render", "-", "-o", tmp_path / "card")
+    assert rendered.code == 0, rendered.err
+    record = json.loads((tmp_path / "card" / "card.json").read_text(encoding="utf-8"))
+    assert record == json.loads(inspected.out)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"[1]")))
+    refused = run_cli("render", "-", "-o", tmp_path / "card2")
+    assert refused.code == 2 and "must be a JSON object" in refused.err
