@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "site" / "hooks"))
 
 from sitegen import (  # noqa: E402
+    action_reference,
     availability,
     cards,
     cli_reference,
@@ -127,6 +128,32 @@ def test_policy_reference_lists_every_builtin_policy() -> None:
     text = policy_reference.policy_reference_markdown(ROOT / "policies", ROOT)
     for path in files:
         assert f"## `{policy_reference.policy_name(path, policy_reference.read_policy(path))}`" in text
+
+
+def test_policy_format_reference_shows_every_rule_key() -> None:
+    path = ROOT / "schemas" / "policy.schema.json"
+    if not path.is_file():
+        pytest.skip("no policy schema in this checkout")
+    schema = json.loads(path.read_text())
+    text = schema_reference.schema_reference_markdown(path, "Policy format", "")
+    for key in schema["$defs"]["rule"]["properties"]:
+        assert f"`/rules/*/{key}`" in text
+    for key in schema["$defs"].get("condition", {}).get("properties", {}):
+        assert f"`/rules/*/when/{key}`" in text
+
+
+def test_the_ci_page_lists_the_action_inputs_and_the_hooks_the_repository_ships(tmp_path: Path) -> None:
+    (tmp_path / "action.yml").write_text(yaml.safe_dump({
+        "inputs": {"card": {"description": "The cards.", "required": True},
+                   "policy": {"description": "Policies.", "default": "attention-governance"}},
+        "outputs": {"passed": {"description": "true when every card passed"}}}))
+    (tmp_path / "hooks.yaml").write_text(yaml.safe_dump([{"id": "modelcard-check", "entry": "modelcard check",
+                                                         "files": "card\\.json$", "description": "The gate."}]))
+    inputs = action_reference.action_inputs_markdown(tmp_path / "action.yml")
+    assert "| `card` | yes | — | The cards. |" in inputs and "`attention-governance`" in inputs and "`passed`" in inputs
+    assert "`modelcard-check`" in action_reference.pre_commit_hooks_markdown(tmp_path / "hooks.yaml")
+    assert "No GitHub Action" in action_reference.action_inputs_markdown(tmp_path / "absent.yml")
+    assert "No pre-commit hook" in action_reference.pre_commit_hooks_markdown(tmp_path / "absent.yaml")
 
 
 def test_gallery_covers_every_released_config_with_its_source_line() -> None:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from sitegen import (
     action_reference,
@@ -105,6 +106,9 @@ def on_files(files: Files, config: Any) -> Files:
     add_page(files, config, "benchmarks.md", benchmarks.benchmarks_markdown(repo))
     try:
         made = cards.finish(_state["build"])
+    except cards.CardFailed as error:
+        cards.stop(_state["build"])
+        raise PluginError(f"gallery: {error}") from error
     except BaseException:
         cards.stop(_state["build"])
         raise

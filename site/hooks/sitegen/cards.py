@@ -47,6 +47,10 @@ class Card:
     cached: bool
 
 
+class CardFailed(Exception):
+    """A gallery card could not be generated: modelcard failed on a config it should document."""
+
+
 @dataclass
 class CardBuild:
     """The demo card's child process, started early so it runs while the rest of the site is built."""
@@ -185,7 +189,7 @@ def finish(build: CardBuild) -> list[Card]:
         # exit 1: the card was written and a probe failed or a finding is an error, which a card may show
         if process.wait() not in (0, 1) or not (work / "card" / "card.json").is_file():
             log = (work / "log").read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise RuntimeError(f"the {slug} card failed (exit {process.returncode}):\n{log}")
+            raise CardFailed(f"the {slug} card failed (exit {process.returncode}); the end of its output:\n{log}")
         folder = build.cache / slug / cache_key(source, code)
         store(folder, work / "card", time.monotonic() - began)
         shutil.rmtree(work, ignore_errors=True)
@@ -202,8 +206,12 @@ def generate_here(source: CardSource, folder: Path) -> Card:
     work = Path(tempfile.mkdtemp(prefix=f".{source.slug}-", dir=folder.parent))
     began = time.monotonic()
     quiet_transformers()
-    generate(GenerateRequest(spec=source.spec, output=work / "card", suite=source.suite,
-                             disclosures=source.disclosures))
+    try:
+        generate(GenerateRequest(spec=source.spec, output=work / "card", suite=source.suite,
+                                 disclosures=source.disclosures))
+    except Exception as error:  # modelcard's own failure on a real config: the build must say which and why
+        shutil.rmtree(work, ignore_errors=True)
+        raise CardFailed(f"the {source.slug} card failed: {type(error).__name__}: {error}") from error
     store(folder, work / "card", time.monotonic() - began)
     shutil.rmtree(work, ignore_errors=True)
     card = read_card(source, folder)
