@@ -34,6 +34,9 @@ def assert_matches_golden(record: dict, folder) -> dict:
     expected = comparable(read_golden(folder, list(rendered)), exact)
     for name, data in comparable(rendered, exact).items():
         assert data == expected[name], f"{name} differs from the golden file"
+    lines = rendered["README.md"].split("\n")
+    for before, line in zip(lines, lines[1:]):  # a table never runs on from a paragraph (renderers differ there)
+        assert not (line.startswith("|") and before.strip() and not before.startswith("|")), (before, line)
     return rendered
 
 
