@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 SUITE = "name: two\nprobes:\n  - mask-leak\n  - kv-layout\n"
@@ -28,6 +29,9 @@ def test_generate_says_each_probe_once_then_where_the_card_is(tmp_path, run_cli)
                       "(modelcard-kv-cache.png)"
     assert said[3] == "2 probes: 2 pass; no findings"
     assert result.out == ""
+    readme = (tmp_path / "card" / "README.md").read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\n]*?\]\(([^)]+)\)", readme)
+    assert images == ["modelcard-kv-cache.png"] and (tmp_path / "card" / images[0]).is_file()  # relative, written
 
 
 def test_probe_lists_each_probe_once_in_a_log(tmp_path, run_cli):

@@ -1,4 +1,4 @@
-"""Every schema-valid record renders (issue 7): hypothesis draws records from the card schema itself, and real
+"""Every schema-valid record renders (issues 7 and 11): hypothesis draws records from the card schema itself, and real
 records with parts redrawn (a null RoPE theta or scaling factor, MLA grouping without its latent, a probe
 value that is a list), and both cards must render, encode as UTF-8 and embed the record losslessly.
 
@@ -15,6 +15,9 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from modelcard.chart_data import chart_specs
+from modelcard.charts import draw_all
+from modelcard.readme_update import Readme, updated_text
 from modelcard.render import read_embedded_record, render_html, render_markdown
 from modelcard.validate import schema, validate_record
 
@@ -141,12 +144,18 @@ RECORDS = st.one_of(redrawn(), strategy(schema()))
                                                                    HealthCheck.data_too_large])
 @given(RECORDS)
 def test_every_schema_valid_record_renders(record: dict[str, Any]) -> None:
+    """Both cards with their charts (each drawn from the record's numbers, or left out), and the block that
+    `--update` puts into a README of someone else's, which reads back the record too."""
     assume(validate_record(record) == [])
-    markdown = render_markdown(record)
-    html = render_html(record)
+    charts = draw_all(chart_specs(record))
+    markdown = render_markdown(record, charts)
+    html = render_html(record, charts)
     markdown.encode("utf-8")
     html.encode("utf-8")
     assert read_embedded_record(markdown) == record
+    readme = Readme(Path("README.md"), {"license": "mit", "tags": ["theirs"]}, "# Theirs\n", "", has_block=False)
+    updated = updated_text(readme, record, charts)
+    assert "\n# Theirs\n\n<!-- modelcard:begin -->\n" in updated and read_embedded_record(updated) == record
 
 
 def test_the_crashes_issue_7_names_render() -> None:
