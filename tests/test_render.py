@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 
@@ -35,7 +36,7 @@ def assert_matches_golden(record: dict, folder) -> dict:
     for name, data in comparable(rendered, exact).items():
         assert data == expected[name], f"{name} differs from the golden file"
     lines = rendered["README.md"].split("\n")
-    for before, line in zip(lines, lines[1:]):  # a table never runs on from a paragraph (renderers differ there)
+    for before, line in itertools.pairwise(lines):  # a table never runs on from a paragraph (renderers differ)
         assert not (line.startswith("|") and before.strip() and not before.startswith("|")), (before, line)
     return rendered
 
