@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,18 @@ def model_options(command: Callable) -> Callable:
         click.option("--trust-remote-code", is_flag=True, help="Allow a config's auto_map to run remote code."),
         click.option("--allow-pickle", is_flag=True, help="Allow *.bin/*.pt weights (loaded with weights_only)."),
         click.option("--revision", default=None, help="Hub revision."),
+        # A model larger than one device (modelcard/placement.py): transformers' own ways to split it.
+        click.option("--device-map", default=None, metavar="auto|balanced|balanced_low_0|sequential",
+                     help="Spread the layers over this machine's GPUs with transformers' device_map."),
+        click.option("--max-memory", multiple=True, metavar="DEVICE=SIZE",
+                     help="With --device-map: at most SIZE on DEVICE (0, 1, ..., cpu), e.g. 0=70GiB; repeatable."),
+        click.option("--offload-cpu", is_flag=True, help="With --device-map: layers that do not fit the GPUs may "
+                                                         "go to CPU memory."),
+        click.option("--offload-folder", default=None, metavar="DIR",
+                     help="With --device-map: layers that fit nowhere else may go to disk, in DIR."),
+        click.option("--tp", "tensor_parallel", is_flag=True,
+                     help="Under torchrun: shard the model across the ranks with transformers' tensor-parallel "
+                          "plan (tp_plan=auto); every rank runs every probe together."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -50,12 +63,31 @@ def model_options(command: Callable) -> Callable:
 
 def load_options(kwargs: dict[str, Any]):
     from modelcard.load import LoadOptions
+    from modelcard.placement import parse_max_memory
 
     return LoadOptions(
         device=kwargs.pop("device"), dtype=kwargs.pop("dtype"), attn_implementation=kwargs.pop("attn_implementation"),
         trust_remote_code=kwargs.pop("trust_remote_code"), allow_pickle=kwargs.pop("allow_pickle"),
-        revision=kwargs.pop("revision"),
+        revision=kwargs.pop("revision"), device_map=kwargs.pop("device_map"),
+        max_memory=parse_max_memory(kwargs.pop("max_memory")), offload_cpu=kwargs.pop("offload_cpu"),
+        offload_folder=kwargs.pop("offload_folder"), tensor_parallel=kwargs.pop("tensor_parallel"),
     )
+
+
+@contextlib.contextmanager
+def _ranks(options: Any) -> Iterator[Any]:
+    """The torchrun ranks of a command (modelcard.probe.distributed; one process without torchrun). On ranks
+    other than 0 an error ends the command quietly with its exit code: rank 0 says why, once."""
+    from modelcard.probe.distributed import session
+
+    with session(options.device, options.tensor_parallel) as comm:
+        if comm.is_writer:
+            yield comm
+            return
+        try:
+            yield comm
+        except ModelcardError as error:
+            raise click.exceptions.Exit(error.exit_code) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,9 +124,10 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
 
 
 @cli.command()
-@click.argument("model", required=False)
+@click.argument("models", nargs=-1, metavar="[MODEL]...")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("card"),
-              show_default=True, help="Folder for card.json, README.md and card.html.")
+              show_default=True, help="Folder for card.json, README.md and card.html (several models: a folder "
+                                      "each inside it, and summary.md).")
 @click.option("--force", is_flag=True, help="Write into the model's own folder or through a symlinked -o folder.")
 @click.option("--suite", default="quick", show_default=True, help="Probe suite name or YAML path; none skips.")
 @click.option("--disclosures", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -104,21 +137,103 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every probe input.")
 @click.option("--probe-timeout", type=click.FloatRange(min=0), default=DEFAULT_TIME_LIMIT_S, show_default=True,
               metavar="SECONDS", help="Time limit of each probe (0: none); a probe past it is an error.")
+@click.option("--models-from", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Also document every model FILE lists (one model spec a line, # comments).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Several models: how many to document at once, each in a process of its own.")
+@click.option("--resume", is_flag=True, help="Keep the probe results in OUTPUT/probes and resume from them on a "
+                                             "rerun (always so with several models).")
 @model_options
-def generate(model: str | None, output: Path, force: bool, suite: str, disclosures: Path | None,
-             update: Path | None, seed: int, probe_timeout: float, **kwargs: Any) -> None:
-    """Inspect, probe and document MODEL (default: the bundled demo model)."""
+def generate(models: tuple[str, ...], output: Path, force: bool, suite: str, disclosures: Path | None,
+             update: Path | None, seed: int, probe_timeout: float, models_from: Path | None, jobs: int,
+             resume: bool, **kwargs: Any) -> None:
+    """Inspect, probe and document MODEL (default: the bundled demo model). Several models (or --models-from)
+    get a folder each under -o and one summary; the exit status is the worst of theirs."""
     from modelcard.pipeline import STAGES, GenerateRequest, generate
     from modelcard.progress import StageBar
 
+    if models_from is not None or len(models) > 1:
+        _generate_many(list(models), models_from, output, jobs, update, disclosures, click.get_current_context(),
+                       GenerateRequest(spec=None, output=output, suite=suite, seed=seed, load=load_options(kwargs),
+                                       force=force, probe_timeout=probe_timeout, resume=True))
+        return
+    model = models[0] if models else None
     readme = _open_readme(update)
     request = GenerateRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
                               disclosures=disclosures or _found_disclosures(model), force=force,
-                              probe_timeout=probe_timeout)
-    with StageBar(STAGES, desc="generate") as progress:
-        record = generate(request, progress=progress)
+                              probe_timeout=probe_timeout, resume=resume)
+    with _ranks(request.load) as comm:
+        shown = StageBar(STAGES, desc="generate") if comm.is_writer else contextlib.nullcontext(None)
+        with shown as progress:
+            record = generate(request, progress=progress)
+    if record is None:  # a rank other than 0 under torchrun: rank 0 writes the card
+        return
     _say_card_written(output, record, readme)
     _fail_on_bad_news(record["probes"], record["findings"], output)
+
+
+# The options a model's own `generate` process is given when several models are documented with --jobs.
+CHILD_OPTIONS = ("force", "suite", "disclosures", "seed", "probe_timeout", "device", "dtype", "attn_implementation",
+                 "trust_remote_code", "allow_pickle", "revision", "device_map", "max_memory", "offload_cpu",
+                 "offload_folder", "tensor_parallel")
+
+
+def _child_arguments(context: click.Context) -> list[str]:
+    """The command line of one model's `generate`, from the options given to this one."""
+    flags = {option.name: option.opts for option in context.command.params if isinstance(option, click.Option)}
+    argv: list[str] = []
+    for name in CHILD_OPTIONS:
+        value = context.params.get(name)
+        flag = max(flags[name], key=len)
+        if value is None or value is False or value == ():
+            continue
+        if value is True:
+            argv.append(flag)
+        else:
+            for item in value if isinstance(value, tuple) else [value]:
+                argv += [flag, str(item)]
+    return argv
+
+
+def _generate_many(models: list[str], models_from: Path | None, output: Path, jobs: int, update: Path | None,
+                   disclosures: Path | None, context: click.Context, template: Any) -> None:
+    """Several models: a folder each under `output`, in processes of their own (`--jobs` at a time), or under
+    torchrun one after another in the ranks; then OUTPUT/summary.md and .json, and the worst exit status."""
+    import dataclasses
+
+    from modelcard import batch
+    from modelcard.errors import BadInput
+    from modelcard.pipeline import generate
+
+    if update is not None:
+        raise BadInput("--update", "refreshes one README.md: give one model")
+    specs: list[str | None] = [*models, *(batch.read_model_list(models_from) if models_from else [])]
+    planned = batch.plan_jobs(specs, output)
+
+    def finished(row: Any) -> None:
+        click.echo(f"  exit {row.exit_code}  {row.model} -> {row.folder} ({row.seconds:.1f} s)"
+                   f"{': ' + row.reason if row.reason else ''}", err=True)
+
+    def one(job: Any) -> Any:
+        return generate(dataclasses.replace(template, spec=job.spec, output=job.folder,
+                                            disclosures=disclosures or _found_disclosures(job.spec)))
+
+    with _ranks(template.load) as comm:
+        if comm.world_size > 1:
+            if jobs > 1:
+                raise BadInput("--jobs", "under torchrun the ranks already share each model's probes: leave out "
+                                         "--jobs (the models run one after another), or run without torchrun")
+            rows = batch.run_in_ranks(planned, one, comm.is_writer, on_done=finished)
+        else:
+            rows = batch.run_in_processes(planned, _child_arguments(context), jobs, output / "logs",
+                                          on_done=finished)
+    if not comm.is_writer:
+        return
+    data = batch.summary(rows, jobs, comm.world_size)
+    written = batch.write_summary(output, data)
+    click.echo(batch.summary_table(data), err=True, nl=False)
+    click.echo(f"wrote {', '.join(map(str, written))}", err=True)
+    batch.verdict(data, output)
 
 
 def _found_disclosures(model: str | None) -> Path | None:
@@ -218,28 +333,34 @@ def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout:
     from modelcard.atomic import write_text
     from modelcard.output import check_output_folder
     from modelcard.pipeline import ProbeRequest, probe
+    from modelcard.probe.distributed import on_writer
     from modelcard.probe.runner import plan
     from modelcard.probe.suite import resolve_suite
     from modelcard.progress import probe_line
 
     request = ProbeRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
                            probe_timeout=probe_timeout)
-    check_output_folder(output, can_force=False)  # before the suite is read: the same order as `probe` itself
-    resolved = resolve_suite(suite, allow_none=False)
-    total = len(plan(resolved)) if resolved is not None else 0
-    with tqdm(total=total, desc="probe", unit="probe", file=sys.stderr, leave=False, disable=None) as bar:
-        def started(key: str) -> None:
-            bar.set_postfix_str(f"{key} ({total - bar.n - 1} left after it)")
+    with _ranks(request.load) as comm:
+        # before the suite is read: the same order as `probe` itself; under torchrun rank 0 alone touches -o
+        on_writer(comm, lambda: check_output_folder(output, can_force=False))
+        resolved = resolve_suite(suite, allow_none=False)
+        total = len(plan(resolved)) if resolved is not None else 0
+        quiet = None if comm.is_writer else True
+        with tqdm(total=total, desc="probe", unit="probe", file=sys.stderr, leave=False, disable=quiet) as bar:
+            def started(key: str) -> None:
+                bar.set_postfix_str(f"{key} ({total - bar.n - 1} left after it)")
 
-        def done(result: dict[str, Any], resumed: bool) -> None:
-            if bar.disable:  # off a terminal (a CI log): one plain line per finished probe, no bar
-                click.echo(probe_line(result["record"], resumed), err=True)
-            bar.update(1)
+            def done(result: dict[str, Any], resumed: bool) -> None:
+                if bar.disable:  # off a terminal (a CI log): one plain line per finished probe, no bar
+                    click.echo(probe_line(result["record"], resumed), err=True)
+                bar.update(1)
 
-        result = probe(request, on_start=started, on_done=done)
-        listed = bar.disable
+            result = probe(request, on_start=started, on_done=done)
+            listed = bar.disable
+    if result is None:  # a rank other than 0 under torchrun: rank 0 reports
+        return
     report = {"probe_suite": result.summary(), "probes": result.records, "findings": result.findings,
-              "resumed": result.resumed}
+              "resumed": result.resumed, "resumed_cells": result.resumed_cells}
     write_text(output / "probes.json", json.dumps(report, indent=2) + "\n")
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))

@@ -34,6 +34,13 @@ class LoadOptions:
     trust_remote_code: bool = False
     allow_pickle: bool = False
     revision: str | None = None
+    # A model larger than one device (modelcard.placement): transformers' device_map across this machine's GPUs,
+    # with CPU or disk offload only when asked; or its tensor-parallel plan across the ranks of a torchrun job.
+    device_map: str | None = None
+    max_memory: dict[str, str] = field(default_factory=dict)  # device (0, 1, cpu) -> size (70GiB)
+    offload_cpu: bool = False
+    offload_folder: str | None = None
+    tensor_parallel: bool = False
 
 
 @dataclass
@@ -51,6 +58,8 @@ class LoadedModel:
     declared: dict = field(default_factory=dict)  # a custom module's `modelcard_declared`
     raw_config: dict = field(default_factory=dict)  # config.json as written, before transformers normalised it
     findings: list = field(default_factory=list)  # what loading found wrong (a checkpoint that does not fit)
+    device_map: str | None = None  # the device_map strategy it was loaded with
+    tensor_parallel: int = 1  # ranks its weights are sharded over
 
     @property
     def model_id(self) -> str:
@@ -103,6 +112,9 @@ def check_options(options: LoadOptions) -> None:
         backend = getattr(torch, device.type, None)
         if not (backend is not None and hasattr(backend, "is_available") and backend.is_available()):
             raise BadInput("--device", f"{options.device!r}: this torch has no usable {device.type} device")
+    from modelcard.placement import check_placement
+
+    check_placement(options)
     if options.dtype is not None and options.dtype != "auto":
         value = getattr(torch, options.dtype, None) if options.dtype.isidentifier() else None
         if not isinstance(value, torch.dtype) or not value.is_floating_point:
@@ -183,6 +195,9 @@ def _one_line(error: BaseException) -> str:
 def _load_config_only(config_path: Path, spec: str, options: LoadOptions) -> LoadedModel:
     data, sha256 = read_config(config_path)
     config, remote = _config_from_dict(data, config_path, options)
+    if options.tensor_parallel:
+        raise BadInput(config_path, "--tp shards weights, and this model has none: a config-only model is probed on "
+                                    "a small random-init twin on one device (leave out --tp)")
     model = build_on_meta(config, config_path, options, _remote_class(remote))
     return LoadedModel(
         spec=spec,
@@ -234,6 +249,8 @@ def _load_directory(folder: Path, spec: str, source: str, options: LoadOptions) 
         config_sha256=sha256,
         raw_config=data,
         findings=findings,
+        device_map=options.device_map,
+        tensor_parallel=tensor_parallel_size(model),
     )
 
 
@@ -397,6 +414,12 @@ def _no_class(config: Any) -> Any:
     raise BadInput(config.model_type, "transformers has no model class for this config")
 
 
+def tensor_parallel_size(model: Any) -> int:
+    """Ranks the model's weights are sharded over (1 when they are not)."""
+    size = getattr(model, "tp_size", None)  # transformers' own: None when the model was not sharded
+    return size if isinstance(size, int) and size > 1 else 1
+
+
 def _attn_kwargs(options: LoadOptions) -> dict:
     return {"attn_implementation": options.attn_implementation} if options.attn_implementation else {}
 
@@ -415,16 +438,25 @@ def _from_pretrained(folder: str, config: Any, where: Path, options: LoadOptions
         kwargs["dtype"] = options.dtype
     if options.trust_remote_code:
         kwargs["trust_remote_code"] = True
+    from modelcard.placement import placement_kwargs, placement_problem, quiet_placement
+
+    placed = placement_kwargs(options)
+    kwargs.update(placed)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the loading report goes into a finding, not onto stderr
     try:
-        model, info = model_class.from_pretrained(folder, **kwargs)
-        model.to(options.device)
+        with quiet_placement() if placed else contextlib.nullcontext():
+            model, info = model_class.from_pretrained(folder, **kwargs)
+        if not placed:
+            model.to(options.device)
     except ModelcardError:
         raise
     except MemoryError:
         raise BadInput(where.parent, "out of memory loading the weights") from None
     except Exception as error:  # corrupt or refused weights (an unsafe pickle under weights_only) are input
+        problem = placement_problem(error, options, model_class)
+        if problem:
+            raise BadInput(where.parent, problem) from None
         raise BadInput(where.parent, f"cannot load the weights: {type(error).__name__}: {_one_line(error)}") from None
     finally:
         hf_logging.set_verbosity(verbosity)

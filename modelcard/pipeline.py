@@ -47,6 +47,7 @@ class GenerateRequest:
     load: LoadOptions | None = None
     force: bool = False  # write into the model's own folder or through a symlinked output folder
     probe_timeout: float | None = DEFAULT_TIME_LIMIT_S  # seconds per probe; None or 0: no limit
+    resume: bool = False  # keep each probe's results in OUTPUT/probes, so that a rerun resumes from them
 
 
 def inspect_record(spec: str | None, options: LoadOptions) -> dict[str, Any]:
@@ -61,9 +62,10 @@ def inspect_record(spec: str | None, options: LoadOptions) -> dict[str, Any]:
                     findings=list(loaded.findings))
 
 
-def generate(request: GenerateRequest, progress: Progress | None = None) -> dict[str, Any]:
+def generate(request: GenerateRequest, progress: Progress | None = None) -> dict[str, Any] | None:
     """Build, validate and write the card; returns the record. Inputs are checked before any heavy work,
-    and no file is written unless every one of them rendered."""
+    and no file is written unless every one of them rendered. Under torchrun every rank loads the model and
+    takes its share of the probes' cells; rank 0 alone writes the card, and the other ranks return None."""
     from modelcard.assemble import assemble
     from modelcard.atomic import write_files
     from modelcard.chart_data import CHART_FILE_NAMES
@@ -71,21 +73,25 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
     from modelcard.inspect import inspect_loaded
     from modelcard.load import load_model
     from modelcard.output import CARD_FILES, check_output_folder, model_folders
-    from modelcard.probe.context import build_context
+    from modelcard.placement import note_layout
+    from modelcard.probe.distributed import current, everyone, on_writer
     from modelcard.probe.runner import plan
     from modelcard.probe.suite import resolve_suite
     from modelcard.render import render_all
 
     progress = progress or _Silent()
+    comm = current()  # the torchrun ranks that share the suite (one process without torchrun)
     # a read-only or full output folder, or the model's own, is found first, before any model work
-    check_output_folder(request.output, force=request.force, names=(*CARD_FILES, *CHART_FILE_NAMES),
-                        model_dirs=model_folders(request.spec))
+    on_writer(comm, lambda: check_output_folder(request.output, force=request.force,
+                                                names=(*CARD_FILES, *CHART_FILE_NAMES),
+                                                model_dirs=model_folders(request.spec)))
     disclosures = read_disclosures(request.disclosures) if request.disclosures else {}
     suite = resolve_suite(request.suite)
     if suite is not None:
         plan(suite)  # unknown probes and parameters are bad input, found before any model work
     progress.stage("load")
-    loaded = load_model(request.spec, request.load or LoadOptions())
+    load = rank_options(request.load or LoadOptions())
+    loaded = everyone(comm, lambda: load_model(request.spec, load))
     progress.stage("inspect")
     facts = inspect_loaded(loaded)
     progress.stage("probe")
@@ -99,14 +105,22 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
     else:
         from modelcard.probe.runner import run_suite
 
-        load = request.load or LoadOptions()
-        result = run_suite(suite, lambda: build_context(loaded, facts, request.seed, load.attn_implementation,
-                                                        load.device), seed=request.seed,
-                           on_start=lambda key: progress.detail(f"probe {key}"),
+        placed: dict[str, Any] = {}
+        store = ({"folder": request.output / "probes", "identity": probe_identity(ProbeRequest(
+            request.spec, request.output, request.suite, request.seed, request.load))} if request.resume else {})
+        result = run_suite(suite, lambda: probe_context(loaded, facts, request.seed, load, comm, placed),
+                           seed=request.seed, on_start=lambda key: progress.detail(f"probe {key}"),
                            on_done=lambda result, resumed: progress.finished(result["record"], resumed),
-                           time_limit_s=request.probe_timeout)
+                           time_limit_s=request.probe_timeout, comm=comm, **store)
+        layout = gather_layout(comm, placed, loaded)
+        if result is None:  # a rank other than 0: its cells are in; rank 0 writes the card
+            return None
+        result.layout = layout
+        note_layout(result.results, layout)
         suite_summary, records, findings = result.summary(), result.records, result.findings
         measurements = {"measured": result.measured(), "derived": result.derived()}
+    if not comm.is_writer:
+        return None
     progress.stage("assemble")
     record = assemble(facts, probes=records, probe_suite=suite_summary, disclosures=disclosures,
                       findings=[*key_findings(disclosures, request.disclosures), *loaded.findings, *findings],
@@ -169,6 +183,10 @@ def probe_identity(request: ProbeRequest) -> dict[str, Any]:
     identity: dict[str, Any] = {"model": request.spec or "demo", "seed": request.seed, "device": load.device,
                                 "dtype": load.dtype, "attn_implementation": load.attn_implementation,
                                 "revision": load.revision, "modelcard": __version__, "libraries": _libraries()}
+    if load.device_map or load.tensor_parallel:  # where the model sits changes what fits and how it rounds
+        identity["placement"] = {"device_map": load.device_map, "max_memory": load.max_memory,
+                                 "offload_cpu": load.offload_cpu, "offload_folder": load.offload_folder,
+                                 "tensor_parallel": load.tensor_parallel}
     path = Path(request.spec) if request.spec else demo_model_dir()
     config = path / "config.json" if path.is_dir() else path
     if config.is_file():
@@ -191,28 +209,74 @@ def _libraries() -> dict[str, str]:
     return found
 
 
+def rank_options(options: LoadOptions) -> LoadOptions:
+    """The options a rank loads with: under torchrun `--device cuda` is this rank's own GPU."""
+    import dataclasses
+
+    from modelcard.probe.distributed import rank_device
+
+    return dataclasses.replace(options, device=rank_device(options.device))
+
+
+def probe_context(loaded: Any, facts: Any, seed: int, load: LoadOptions, comm: Any, placed: dict[str, Any]) -> Any:
+    """The probes' context of a loaded model (its twin for a config-only one); `placed["layout"]` says where the
+    model the probes run on lives. A sharded model's ranks take every memory decision together."""
+    from modelcard.placement import describe_layout
+    from modelcard.probe.context import build_context
+
+    ctx = build_context(loaded, facts, seed, load.attn_implementation, load.device)
+    on_twin = ctx.adapter.twin
+    placed["layout"] = describe_layout(ctx.adapter.model, None if on_twin else loaded.device_map,
+                                       1 if on_twin else loaded.tensor_parallel)
+    if loaded.tensor_parallel > 1 and not on_twin:
+        ctx.adapter.agree = comm.minimum
+    return ctx
+
+
+def gather_layout(comm: Any, placed: dict[str, Any], loaded: Any = None) -> dict[str, Any] | None:
+    """Every rank's layout, merged, on every rank (None when no rank prepared a model: a complete rerun). A rank
+    that loaded a model with weights but did not need to probe it still says where it is."""
+    from modelcard.placement import describe_layout, merge_layouts
+
+    mine = placed.get("layout")
+    if mine is None and loaded is not None and loaded.has_weights:
+        mine = describe_layout(loaded.model, loaded.device_map, loaded.tensor_parallel)
+    return merge_layouts(comm.all_gather(mine), comm.world_size)
+
+
 def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None) -> Any:
     """Run a suite on a model, saving each result under OUTPUT/probes as it finishes; a rerun of the same
-    request resumes. Returns the runner's SuiteResult."""
+    request resumes. Returns the runner's SuiteResult. Under torchrun every rank calls this and shares the
+    cells of the suite; rank 0 alone writes, and the other ranks return None."""
     from modelcard.errors import BadInput
     from modelcard.inspect import inspect_loaded
-    from modelcard.load import load_model
+    from modelcard.load import check_options, load_model
     from modelcard.output import check_output_folder
-    from modelcard.probe.context import build_context
+    from modelcard.placement import note_layout
+    from modelcard.probe.distributed import current, on_writer
     from modelcard.probe.runner import plan, run_suite
     from modelcard.probe.suite import resolve_suite
 
-    check_output_folder(request.output, can_force=False)  # read-only or full: found first, before any model work
+    comm = current()
+    # read-only or full: found first, before any model work
+    on_writer(comm, lambda: check_output_folder(request.output, can_force=False))
     suite = resolve_suite(request.suite, allow_none=False)
     if suite is None or not suite.probes:
         raise BadInput(request.suite, "this suite runs no probes; name one that does (quick, standard, long)")
     plan(suite)
-    load = request.load or LoadOptions()
+    load = rank_options(request.load or LoadOptions())
+    check_options(load)  # a device or placement that cannot work is bad input before anything is written
+    placed: dict[str, Any] = {}
 
     def make_context() -> Any:
         loaded = load_model(request.spec, load)
-        return build_context(loaded, inspect_loaded(loaded), request.seed, load.attn_implementation, load.device)
+        return probe_context(loaded, inspect_loaded(loaded), request.seed, load, comm, placed)
 
-    return run_suite(suite, make_context, seed=request.seed, folder=request.output / "probes",
-                     identity=probe_identity(request), on_start=on_start, on_done=on_done,
-                     time_limit_s=request.probe_timeout)
+    result = run_suite(suite, make_context, seed=request.seed, folder=request.output / "probes",
+                       identity=probe_identity(request), on_start=on_start, on_done=on_done,
+                       time_limit_s=request.probe_timeout, comm=comm)
+    layout = gather_layout(comm, placed)
+    if result is not None:
+        result.layout = layout
+        note_layout(result.results, layout)
+    return result

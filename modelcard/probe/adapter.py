@@ -40,6 +40,9 @@ class ModelAdapter:
     declared: dict[str, Any] = field(default_factory=dict)
     architecture: str | None = None  # the documented model's architecture class (SPEC.md), when inspection knew it
     twin_kept: list[int] | None = None  # on a twin: the documented layers its blocks are (one per kind)
+    # Under tensor parallelism every rank runs every forward together: a decision from free memory must be the same
+    # on every rank, so it is taken on the smallest figure of all (modelcard.probe.distributed.Comm.minimum).
+    agree: Any = field(default=None, repr=False, compare=False)
     _shape: Any = field(default=None, init=False, repr=False, compare=False)  # memcheck.Shape, computed once
 
     def _require_decoder_forward(self) -> None:
@@ -68,7 +71,20 @@ class ModelAdapter:
 
     @property
     def device(self) -> Any:
-        return next(self.model.parameters()).device
+        """Where inputs go: the first device that holds weights (a weight offloaded to disk is on `meta`)."""
+        first = None
+        for parameter in self.model.parameters():
+            if parameter.device.type != "meta":
+                return parameter.device
+            first = first or parameter.device
+        return first
+
+    @property
+    def devices(self) -> list[Any]:
+        """Every device that holds weights, in the order of the parameters: one, or several under a device map
+        (weights offloaded to disk are on none)."""
+        found = list(dict.fromkeys(p.device for p in self.model.parameters() if p.device.type != "meta"))
+        return found or [self.device]
 
     @property
     def dtype(self) -> Any:

@@ -17,6 +17,7 @@ class ProbeContext:
     ignored_config_keys: list[dict[str, Any]] = field(default_factory=list)
     declared: dict[str, Any] = field(default_factory=dict)  # a custom module's `modelcard_declared`
     seed: int = 0
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # what cells of a run reuse (the tokenizer)
 
     def generator(self, salt: int = 0) -> Any:
         import torch

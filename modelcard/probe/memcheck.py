@@ -175,6 +175,9 @@ def check_forward(adapter: Any, input_ids: Any, past_tokens: int = 0) -> None:
     fit; do nothing where the free memory cannot be told."""
     device = adapter.device
     available = available_bytes(device)
+    if getattr(adapter, "agree", None) is not None:  # the same decision on every rank of a sharded model
+        available = adapter.agree(-1 if available is None else available)
+        available = None if available < 0 else available
     if available is None or getattr(input_ids, "ndim", 0) != 2:
         return
     shape = adapter.memory_shape()

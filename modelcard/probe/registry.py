@@ -1,5 +1,7 @@
 """Probes register on import as parameterised factories (STYLE.md 3-4): one id, one title, one function whose
-keyword arguments are its parameters. A result names the id and the parameters that produced it."""
+keyword arguments are its parameters. A result names the id and the parameters that produced it. A probe whose
+work has natural parts (a retrieval probe's lengths, window-reach's blocks) registers them as cells
+(modelcard.probe.cells): the unit the runner resumes and splits across torch.distributed ranks."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelcard.errors import BadInput
+from modelcard.probe.cells import Cells
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,7 @@ class ProbeSpec:
     title: str
     run: Callable[..., Any]  # run(ctx: ProbeContext, **params) -> Outcome
     defaults: dict[str, Any]
+    cells: Cells | None = None  # the probe's parts; None: it runs whole, as one cell
 
     def params(self, given: dict[str, Any], where: object) -> dict[str, Any]:
         """The full parameter set: defaults overlaid with `given`, refusing names the probe does not take."""
@@ -32,8 +36,9 @@ class ProbeSpec:
 PROBES: dict[str, ProbeSpec] = {}
 
 
-def probe(probe_id: str, title: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `function(ctx, **params)` as probe `probe_id`; its keyword defaults are the parameters."""
+def probe(probe_id: str, title: str, cells: Cells | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `function(ctx, **params)` as probe `probe_id`; its keyword defaults are the parameters. `cells`:
+    how its work splits into parts that run (and resume) one by one; `function` then runs them all in turn."""
 
     def register(function: Callable[..., Any]) -> Callable[..., Any]:
         if probe_id in PROBES:
@@ -41,7 +46,7 @@ def probe(probe_id: str, title: str) -> Callable[[Callable[..., Any]], Callable[
         signature = inspect.signature(function)
         defaults = {name: p.default for name, p in list(signature.parameters.items())[1:]
                     if p.default is not inspect.Parameter.empty}
-        PROBES[probe_id] = ProbeSpec(probe_id, title, function, defaults)
+        PROBES[probe_id] = ProbeSpec(probe_id, title, function, defaults, cells)
         return function
 
     return register

@@ -263,34 +263,11 @@ def preflight(ctx: Any, text: bool = True) -> tuple[Codec | None, str | None]:
                       "which needs a causal decoder")
     if not text:
         return None, None
-    codec, why = find_codec(adapter)
+    memo = getattr(ctx, "memo", {})
+    if "retrieval-codec" not in memo:  # loaded once per context: every cell of every retrieval probe needs it
+        memo["retrieval-codec"] = find_codec(adapter)
+    codec, why = memo["retrieval-codec"]
     return (codec, None) if codec is not None else (None, why)
-
-
-def plan_lengths(ctx: Any, lengths: Sequence[int], chunk: int, what: str = "length") -> tuple[list[int], list[dict]]:
-    """The lengths that run, and the others with the reason: over the declared window (a prompt is never
-    truncated to fit) or more than the device holds (the estimate of modelcard.probe.memcheck)."""
-    from modelcard.probe.memcheck import available_bytes, estimate_forward_bytes, materialises_scores, size
-
-    declared = ctx.max_length()
-    adapter = ctx.adapter
-    available = available_bytes(adapter.device)
-    tested: list[int] = []
-    skipped: list[dict[str, Any]] = []
-    for n in lengths:
-        if declared and n > declared:
-            skipped.append({what: n, "reason": f"over the declared window of {declared:,} tokens; a prompt is never "
-                                                "truncated to fit, so this length is not run"})
-            continue
-        if available is not None:
-            needed = estimate_forward_bytes(adapter.memory_shape(), 1, min(n, chunk), n,
-                                            materialises_scores(adapter.kernel))
-            if needed > available:
-                skipped.append({what: n, "reason": f"more than the device holds: about {size(needed)} for one "
-                                                    f"forward, {size(available)} free on {adapter.device}"})
-                continue
-        tested.append(n)
-    return tested, skipped
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -1,7 +1,17 @@
 """Run a probe suite: each probe in turn, a crash or an out-of-memory recorded as `error` while the rest go on,
 each result saved as it finishes (when a folder is given) and skipped on a rerun. Each probe runs under a time
 limit (modelcard.probe.limits); a hang, or a SystemExit / KeyboardInterrupt raised by the model's code, is an
-`error` result too, while the user's own Ctrl-C stops the run."""
+`error` result too, while the user's own Ctrl-C stops the run.
+
+The unit of work is a cell (modelcard.probe.cells): a part of a probe (one length of a retrieval probe, one
+block of window-reach), or a whole probe that has no parts. Cells are saved as they finish and skipped on a
+rerun, and a probe's result is concluded from its cells once all are in. Under torchrun the cells are shared
+out across the ranks (modelcard.probe.distributed) in rounds: the same deterministic list on every rank, rank r
+taking the r-th cell of each round, and after each round rank 0 gathers what the others finished and alone
+saves it. Rank 0 saves its own cell before the gather, so a peer lost mid-round costs nothing it finished. With
+tensor parallelism every rank runs every cell together and rank 0 saves the result.
+
+A probe's cells on one rank share its time limit: each runs under what its earlier cells left."""
 
 from __future__ import annotations
 
@@ -16,7 +26,9 @@ from typing import Any
 
 from modelcard.errors import ModelcardError
 from modelcard.probe import limits
+from modelcard.probe.cells import as_json, label
 from modelcard.probe.context import ProbeContext
+from modelcard.probe.distributed import SOLO, Comm, RankStopped, on_writer
 from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S, ProbeAborted, call_bounded
 from modelcard.probe.outcome import NotApplicable, Outcome, skipped
 from modelcard.probe.registry import ProbeSpec, get_probe
@@ -39,6 +51,9 @@ class SuiteResult:
     twin: bool = False
     time_limit_s: float | None = None  # the per-probe limit enforced, in seconds; None: none
     time_limit_note: str | None = None  # why no limit was enforced, when none was
+    world_size: int = 1  # torch.distributed ranks that shared the suite
+    resumed_cells: int = 0  # cells read back from the store instead of run
+    layout: dict[str, Any] | None = None  # where the model was while the probes ran (probe_suite.layout)
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -59,10 +74,15 @@ class SuiteResult:
         note = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no probes"
         if self.twin:
             note += "; the probes ran on a shrunken random-init twin of this config-only model"
+        if self.world_size > 1:
+            note += f"; {self.world_size} torch.distributed ranks shared the suite"
         if self.time_limit_note:
             note += f"; {self.time_limit_note}"
-        return {"name": self.suite.name, "probes": len(self.suite.probes), "twin": self.twin,
-                "time_limit_s": self.time_limit_s, "note": note + "."}
+        summary = {"name": self.suite.name, "probes": len(self.suite.probes), "twin": self.twin,
+                   "time_limit_s": self.time_limit_s, "world_size": self.world_size, "note": note + "."}
+        if self.layout:
+            summary["layout"] = self.layout
+        return summary
 
 
 def plan(suite: Suite) -> list[PlannedProbe]:
@@ -84,35 +104,57 @@ def suite_digest(planned: list[PlannedProbe]) -> str:
 
 
 def run_probe(planned: PlannedProbe, ctx: ProbeContext | BaseException, seed: int,
-              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S) -> dict[str, Any]:
-    """Run one probe; `ctx` is the exception that prevented building the context, if one did. The probe is
-    stopped after `time_limit_s` seconds (None or 0: no limit; enforced in the main thread only)."""
+              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S, budget_s: float | None = None) -> dict[str, Any]:
+    """Run one probe whole; `ctx` is the exception that prevented building the context, if one did. The probe is
+    stopped after `budget_s` seconds (default: `time_limit_s`, the limit the record names; None or 0: no limit;
+    enforced in the main thread only)."""
     start = time.perf_counter()
     if isinstance(ctx, BaseException):
         outcome = Outcome(status="error", reason=f"could not prepare the model: {_reason(ctx)}")
     else:
-        try:
-            outcome = call_bounded(lambda: planned.spec.run(ctx, **planned.params), time_limit_s)
-        except NotApplicable as reason:  # the model's architecture does not do what the probe asks of it
-            outcome = skipped(str(reason))
-        except ProbeAborted as error:  # a hang, or the model's code raising SystemExit or KeyboardInterrupt
-            outcome = Outcome(status="error", reason=_reason(error))
-        except Exception as error:  # a probe that crashes is a result, not the end of the run
-            outcome = Outcome(status="error", reason=_reason(error),
-                              details={"traceback": traceback.format_exc(limit=-3).splitlines()[-6:]})
+        outcome = _bounded_outcome(lambda: planned.spec.run(ctx, **planned.params),
+                                   time_limit_s if budget_s is None else budget_s)
     adapter = None if isinstance(ctx, BaseException) else ctx.adapter
+    return make_result(planned, outcome, adapter, seed, time.perf_counter() - start, time_limit_s)
+
+
+def _bounded_outcome(run: Callable[[], Outcome], seconds: float | None) -> Outcome:
+    try:
+        return call_bounded(run, seconds)
+    except NotApplicable as reason:  # the model's architecture does not do what the probe asks of it
+        return skipped(str(reason))
+    except ProbeAborted as error:  # a hang, or the model's code raising SystemExit or KeyboardInterrupt
+        return Outcome(status="error", reason=_reason(error))
+    except Exception as error:  # a probe that crashes is a result, not the end of the run
+        return Outcome(status="error", reason=_reason(error),
+                       details={"traceback": traceback.format_exc(limit=-3).splitlines()[-6:]})
+
+
+def make_result(planned: PlannedProbe, outcome: Outcome, adapter: Any, seed: int, duration_s: float,
+                time_limit_s: float | None, devices: list[str] | None = None,
+                cells: int | None = None) -> dict[str, Any]:
+    """The SPEC.md probe record of an outcome, with its findings and measured values."""
+    if devices is None:
+        devices = device_names(adapter) if adapter is not None else []
     record = {
         "id": planned.spec.id, "title": planned.spec.title, "status": outcome.status, "metric": outcome.metric,
         "value": outcome.value, "unit": outcome.unit, "threshold": outcome.threshold,
         "kernel": outcome.kernel or (adapter.kernel if adapter else None),
-        "device": str(adapter.device) if adapter else None, "dtype": adapter.dtype_name if adapter else None,
-        "seed": seed, "duration_s": round(time.perf_counter() - start, 4), "params": planned.params,
+        "device": ",".join(devices) or None, "dtype": adapter.dtype_name if adapter else None,
+        "seed": seed, "duration_s": round(duration_s, 4), "params": planned.params,
         "details": outcome.details, "reason": outcome.reason, "twin": bool(adapter and adapter.twin),
         "time_limit_s": limits.effective_time_limit(time_limit_s),
     }
+    if cells is not None:
+        record["cells"] = cells
     findings = [{**f, "probe": planned.spec.id} for f in outcome.findings]
     result = {"record": record, "findings": findings, "measured": outcome.measured, "derived": outcome.derived}
-    return json.loads(json.dumps(result, default=_jsonable))
+    return as_json(result)
+
+
+def device_names(adapter: Any) -> list[str]:
+    devices = getattr(adapter, "devices", None)
+    return [str(d) for d in devices] if devices else [str(adapter.device)]
 
 
 def _reason(error: BaseException) -> str:
@@ -124,53 +166,271 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
+# The suite, cell by cell.
+
+WHOLE = -1  # the index of a task that runs a probe with no cells
+
+
+@dataclass
+class _Probe:
+    """A pending probe on rank 0: its cells (None: it runs whole) and what has come back for them."""
+
+    planned: PlannedProbe
+    cells: list[dict[str, Any]] | None = None
+    decided: dict[str, Any] | None = None  # its result, once known
+    done: dict[int, dict[str, Any]] = field(default_factory=dict)  # cell index -> cell result
+
+
+class _Run:
+    """One run of a suite on one rank; rank 0 keeps the results and the store."""
+
+    def __init__(self, planned: list[PlannedProbe], seed: int, time_limit_s: float | None, comm: Comm,
+                 store: ResultStore | None, on_start: Callable[[str], None] | None,
+                 on_done: Callable[[dict[str, Any], bool], None] | None) -> None:
+        self.planned, self.seed, self.time_limit_s, self.comm, self.store = planned, seed, time_limit_s, comm, store
+        self.on_start, self.on_done = on_start, on_done
+        self.by_key = {p.key: p for p in planned}
+        self.probes: dict[str, _Probe] = {}
+        self.results: dict[str, dict[str, Any]] = {}
+        self.resumed: list[str] = []
+        self.resumed_cells = 0
+        self.spent: dict[str, float] = {}  # seconds this rank spent on each probe's cells
+        self.started: set[str] = set()
+        self.ctx: ProbeContext | BaseException | None = None
+
+    # rank 0
+
+    def finish(self, key: str, result: dict[str, Any], resumed: bool = False) -> None:
+        self.results[key] = result
+        if resumed:
+            self.resumed.append(key)
+        elif self.store and result["record"]["status"] != "error":  # an error is tried again on a rerun
+            self.store.save(key, result)
+            if key in self.probes and self.probes[key].cells:
+                self.store.discard_cells(key, len(self.probes[key].cells))
+        if self.on_done:
+            self.on_done(result, resumed)
+
+    def plan_cells(self, pending: list[str]) -> list[tuple[str, int]]:
+        """Rank 0: each pending probe's cells, the stored ones read back, and the cells left to run, each probe's
+        largest first (a round then holds cells of like size)."""
+        tasks: list[tuple[str, int]] = []
+        for key in pending:
+            planned = self.by_key[key]
+            probe = self.probes[key] = _Probe(planned)
+            if isinstance(self.ctx, BaseException):
+                probe.decided = run_probe(planned, self.ctx, self.seed, self.time_limit_s)
+                continue
+            if planned.spec.cells is None:
+                tasks.append((key, WHOLE))
+                continue
+            start = time.perf_counter()
+            split = _bounded_outcome(lambda planned=planned: _split(planned, self.ctx), self.time_limit_s)
+            if split.status != "pass" or "cells" not in split.details:  # decided before any cell ran
+                probe.decided = make_result(planned, split, self.ctx.adapter, self.seed,
+                                            time.perf_counter() - start, self.time_limit_s)
+                continue
+            probe.cells = split.details["cells"]
+            for index, cell in enumerate(probe.cells):
+                stored = self.store.load_cell(key, index, cell, planned.params) if self.store else None
+                if stored is not None:
+                    probe.done[index] = stored
+                    self.resumed_cells += 1
+            costs = {i: planned.spec.cells.cost(cell) for i, cell in enumerate(probe.cells)}
+            left = sorted((i for i in range(len(probe.cells)) if i not in probe.done), key=lambda i: -costs[i])
+            tasks.extend((key, index) for index in left)
+        for key in pending:
+            self.conclude_if_complete(key)
+        return tasks
+
+    def absorb(self, outcome: dict[str, Any] | None) -> None:
+        """Rank 0: a task's result, from any rank: saved, and the probe concluded once all its cells are in."""
+        if outcome is None:
+            return
+        key, index = outcome["key"], outcome["index"]
+        probe = self.probes[key]
+        if index == WHOLE:
+            probe.decided = outcome["result"]
+        else:
+            probe.done[index] = outcome
+            if self.store and outcome["status"] == "ok":
+                self.store.save_cell(key, index, outcome)
+        self.conclude_if_complete(key)
+
+    def conclude_if_complete(self, key: str) -> None:
+        probe = self.probes[key]
+        if key in self.results:
+            return
+        if probe.decided is None and probe.cells is not None and len(probe.done) == len(probe.cells):
+            probe.decided = self.conclude(probe)
+        if probe.decided is not None:
+            self.finish(key, probe.decided)
+
+    def conclude(self, probe: _Probe) -> dict[str, Any]:
+        planned, cells = probe.planned, probe.cells or []
+        outcomes = [probe.done[i] for i in range(len(cells))]
+        start = time.perf_counter()
+        inapplicable = [o for o in outcomes if o["status"] == "not-applicable"]
+        failed = [o for o in outcomes if o["status"] == "error"]
+        if inapplicable:
+            outcome = skipped(inapplicable[0]["reason"])
+        elif failed:
+            first = failed[0]
+            outcome = Outcome(status="error", reason=f"{len(failed)} of {len(cells)} cells failed; "
+                                                     f"[{label(first['cell'])}] {first['reason']}",
+                              details={"failed_cells": [{"cell": o["cell"], "reason": o["reason"],
+                                                         **({"traceback": o["traceback"]} if o.get("traceback")
+                                                            else {})} for o in failed]})
+        else:
+            partials = [o["partial"] for o in outcomes]
+            outcome = _bounded_outcome(lambda: planned.spec.cells.conclude(self.ctx, planned.params, partials),
+                                       self.time_limit_s)
+        duration = sum(o["duration_s"] for o in outcomes) + time.perf_counter() - start
+        devices = list(dict.fromkeys(d for o in outcomes for d in o["devices"]))
+        return make_result(planned, outcome, self.ctx.adapter, self.seed, duration, self.time_limit_s,
+                           devices=devices, cells=len(cells))
+
+    # every rank
+
+    def run_task(self, task: tuple[str, int], cells: list[dict[str, Any]] | None) -> dict[str, Any]:
+        key, index = task
+        planned = self.by_key[key]
+        if self.on_start and self.comm.is_writer and key not in self.started:
+            self.on_start(key)
+        self.started.add(key)
+        budget = self._budget(key)
+        start = time.perf_counter()
+        if index == WHOLE:
+            result = run_probe(planned, self.ctx, self.seed, self.time_limit_s, budget_s=budget)
+            outcome = {"key": key, "index": WHOLE, "result": result}
+        else:
+            outcome = self.run_cell(planned, index, (cells or [])[index], budget)
+        self.spent[key] = self.spent.get(key, 0.0) + time.perf_counter() - start
+        return outcome
+
+    def _budget(self, key: str) -> float | None:
+        """What this probe's time limit leaves for its next cell on this rank (never nothing: a cell that starts
+        gets at least a second)."""
+        if not self.time_limit_s or self.time_limit_s <= 0:
+            return self.time_limit_s
+        return max(1.0, self.time_limit_s - self.spent.get(key, 0.0))
+
+    def run_cell(self, planned: PlannedProbe, index: int, cell: dict[str, Any],
+                 budget: float | None) -> dict[str, Any]:
+        ctx = self.ctx
+        assert isinstance(ctx, ProbeContext)
+        outcome: dict[str, Any] = {"key": planned.key, "index": index, "cell": cell, "params": planned.params,
+                                   "rank": self.comm.rank, "devices": device_names(ctx.adapter)}
+        start = time.perf_counter()
+        try:
+            outcome["partial"] = call_bounded(lambda: as_json(planned.spec.cells.measure(ctx, planned.params, cell)),
+                                              budget)
+            outcome["status"] = "ok"
+        except NotApplicable as reason:
+            outcome.update(status="not-applicable", reason=str(reason))
+        except ProbeAborted as error:
+            outcome.update(status="error", reason=_reason(error))
+        except Exception as error:
+            outcome.update(status="error", reason=_reason(error),
+                           traceback=traceback.format_exc(limit=-3).splitlines()[-6:])
+        outcome["duration_s"] = round(time.perf_counter() - start, 4)
+        return outcome
+
+
+def _split(planned: PlannedProbe, ctx: Any) -> Outcome:
+    """The probe's cells, carried in an Outcome (details.cells), or the Outcome that decides it without any."""
+    cells = planned.spec.cells.split(ctx, planned.params)
+    if isinstance(cells, Outcome):
+        return cells
+    return Outcome(status="pass", details={"cells": as_json(cells)})
+
+
+def _agree_on_context(comm: Comm, make_context: Callable[[], ProbeContext]) -> ProbeContext | BaseException:
+    """Every rank prepares the model. Bad input on any rank stops every rank; any other failure makes every probe
+    an error that says which rank could not prepare the model and why."""
+    try:
+        ctx: ProbeContext | BaseException = call_bounded(make_context)
+    except ModelcardError as error:
+        if comm.world_size == 1:
+            raise
+        ctx = error
+    except Exception as error:  # a twin that cannot be built or run: every probe says why, no crash
+        ctx = error
+    if comm.world_size == 1:
+        return ctx
+    states = comm.all_gather(None if not isinstance(ctx, BaseException) else
+                             (getattr(ctx, "exit_code", None) if isinstance(ctx, ModelcardError) else None,
+                              _reason(ctx)))
+    for rank, state in enumerate(states):
+        if state is not None and state[0] is not None:
+            if rank == comm.rank:
+                raise ctx  # type: ignore[misc]
+            raise RankStopped(state[0], f"rank {rank}: {state[1]}")
+    failed = [(rank, state) for rank, state in enumerate(states) if state is not None]
+    if failed and not isinstance(ctx, BaseException):
+        rank, state = failed[0]
+        return RuntimeError(f"rank {rank} could not prepare the model: {state[1]}")
+    return ctx
 
 
 def run_suite(suite: Suite, make_context: Callable[[], ProbeContext], seed: int, folder: Path | None = None,
               identity: dict[str, Any] | None = None,
               on_start: Callable[[str], None] | None = None,
               on_done: Callable[[dict[str, Any], bool], None] | None = None,
-              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S) -> SuiteResult:
+              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S, comm: Comm = SOLO) -> SuiteResult | None:
     """`make_context` is called only when a probe has to run (a complete rerun loads no model). Each probe
     runs under `time_limit_s` seconds (None or 0: no limit); building the context has no limit, but a
-    SystemExit or KeyboardInterrupt from the model's code there is an error of every probe, not the end."""
+    SystemExit or KeyboardInterrupt from the model's code there is an error of every probe, not the end.
+
+    Under torchrun (`comm` from modelcard.probe.distributed.session) every rank calls this; rank 0 alone touches
+    `folder`, calls `on_start` / `on_done` and gets the SuiteResult; the other ranks get None."""
     planned = plan(suite)
-    store = None
-    if folder is not None:
-        store = ResultStore(folder, {**(identity or {}), "suite": suite.name, "suite_digest": suite_digest(planned)})
-        store.start()
+    run = _Run(planned, seed, time_limit_s, comm, None, on_start, on_done)
+
+    def open_store() -> list[str]:
+        finished = {}
+        if folder is not None:
+            run.store = ResultStore(folder, {**(identity or {}), "suite": suite.name,
+                                             "suite_digest": suite_digest(planned)})
+            run.store.start()
+            finished = {p.key: stored for p in planned if (stored := run.store.load(p.key, p.params)) is not None}
+        for key, stored in finished.items():
+            run.finish(key, stored, resumed=True)
+        return [p.key for p in planned if p.key not in finished]
+
+    pending = on_writer(comm, open_store)
+    if pending:
+        run.ctx = _agree_on_context(comm, make_context)
+        tasks, cells = on_writer(comm, lambda: (run.plan_cells(pending),
+                                                 {key: probe.cells for key, probe in run.probes.items()}))
+        if not isinstance(run.ctx, BaseException):
+            _run_rounds(run, tasks, cells)
+    if not comm.is_writer:
+        return None
     outcome = SuiteResult(suite=suite, time_limit_s=limits.effective_time_limit(time_limit_s),
-                          time_limit_note=limits.time_limit_note(time_limit_s))
-    ctx: ProbeContext | BaseException | None = None
+                          time_limit_note=limits.time_limit_note(time_limit_s), world_size=comm.world_size,
+                          resumed_cells=run.resumed_cells)
     for item in planned:
-        stored = store.load(item.key, item.params) if store else None
-        if stored is not None:
-            outcome.results.append(stored)
-            outcome.resumed.append(item.key)
-            outcome.twin = outcome.twin or stored["record"].get("twin", False)
-            if on_done:
-                on_done(stored, True)
-            continue
-        if on_start:
-            on_start(item.key)
-        if ctx is None:
-            try:
-                ctx = call_bounded(make_context)
-            except ModelcardError:  # bad input (unreadable model, refused remote code) is the user's to fix
-                raise
-            except Exception as error:  # a twin that cannot be built or run: every probe says why, no crash
-                ctx = error
-        result = run_probe(item, ctx, seed, time_limit_s)
-        if store and result["record"]["status"] != "error":  # an error is tried again on a rerun
-            store.save(item.key, result)
+        result = run.results[item.key]
         outcome.results.append(result)
-        outcome.twin = outcome.twin or result["record"]["twin"]
-        if on_done:
-            on_done(result, False)
+        outcome.twin = outcome.twin or result["record"].get("twin", False)
+    outcome.resumed = [p.key for p in planned if p.key in run.resumed]
     return outcome
+
+
+def _run_rounds(run: _Run, tasks: list[tuple[str, int]], cells: dict[str, Any]) -> None:
+    """Round after round, rank r runs the r-th task of the round; rank 0 saves its own result before gathering
+    the others'. Under tensor parallelism every rank runs every task (a round of one)."""
+    comm = run.comm
+    width = comm.world_size if comm.split_cells else 1
+    for start in range(0, len(tasks), width):
+        batch = tasks[start:start + width]
+        slot = comm.rank if comm.split_cells else 0
+        mine = run.run_task(batch[slot], cells.get(batch[slot][0])) if slot < len(batch) else None
+        if comm.is_writer:
+            run.absorb(mine)
+        if comm.split_cells and comm.world_size > 1:
+            gathered = comm.gather(mine)
+            if comm.is_writer:
+                for outcome in (gathered or [])[1:]:
+                    run.absorb(outcome)

@@ -170,4 +170,22 @@ def float64_copy(adapter: Any) -> Any | None:
     parameters = sum(p.numel() for p in adapter.model.parameters())
     if parameters > FLOAT64_RECHECK_PARAMETERS:
         return None
-    return dataclasses.replace(adapter, model=copy.deepcopy(adapter.model).double())
+    return dataclasses.replace(adapter, model=detached_copy(adapter).double())
+
+
+def detached_copy(adapter: Any) -> Any:
+    """A copy of the model to change freely (redraw its weights, cast it): a deep copy; or, for a model that
+    accelerate spread over several devices or offloaded (device_map), a fresh instance of its class holding
+    every weight read back (accelerate's get_state_dict_offloaded_model), whole on the adapter's device and
+    without accelerate's hooks, which would otherwise load the offloaded weights over the copy's own."""
+    model = adapter.model
+    placed = getattr(model, "hf_device_map", None) or {}
+    offloaded = any(p.device.type == "meta" for p in model.parameters())
+    if len(set(placed.values())) <= 1 and not offloaded:
+        return copy.deepcopy(model)
+    from accelerate.utils.modeling import get_state_dict_offloaded_model
+
+    state = get_state_dict_offloaded_model(model)
+    clone = type(model)._from_config(model.config, dtype=adapter.dtype)
+    clone.load_state_dict(state, strict=True)
+    return clone.to(adapter.device).eval()

@@ -6,7 +6,11 @@ The store only ever deletes what it wrote: the manifest lists every result file 
 and results of another run are removed by that list, never by a pattern, and only plain `<key>.json` names in
 the folder itself. A store folder that is a symlink, or a manifest or result entry that is one, is refused
 (bad input), so nothing outside the folder is read, replaced or deleted through it. A result file that is
-unreadable or not a result (`[]`, a hand-edited record) is treated as absent: the probe runs again."""
+unreadable or not a result (`[]`, a hand-edited record) is treated as absent: the probe runs again.
+
+A probe made of cells (modelcard.probe.cells) keeps each finished cell as `<key>.cell<N>.json` beside its result,
+with the cell and the parameters it was measured for: a rerun reads back the cells that match and runs the rest,
+whichever rank (or how many ranks) ran them before. Once the probe's own result is saved its cells are removed."""
 
 from __future__ import annotations
 
@@ -131,6 +135,40 @@ class ResultStore:
             self.files.append(name)
             self._write_manifest()
         write_text(self.folder / name, json.dumps(result, indent=2, sort_keys=True) + "\n")
+
+
+    def load_cell(self, key: str, index: int, cell: dict[str, Any], params: dict[str, Any]) -> dict[str, Any] | None:
+        """A finished cell of `key` when this store wrote it for this cell and these parameters; None to run it."""
+        name = cell_name(key, index)
+        if not self.resumable or name not in self.files:
+            return None
+        stored = self._read_json(name)
+        return stored if _is_cell(stored) and stored["cell"] == cell and stored["params"] == params else None
+
+    def save_cell(self, key: str, index: int, outcome: dict[str, Any]) -> None:
+        self.save(cell_name(key, index).removesuffix(".json"), outcome)
+
+    def discard_cells(self, key: str, count: int) -> None:
+        """Remove the cells of `key` this store wrote (its result, saved, makes them redundant)."""
+        names = [name for name in (cell_name(key, index) for index in range(count)) if name in self.files]
+        if not names:
+            return
+        paths = [self._entry(name) for name in names]  # every entry checked before any removal
+        self.files = [name for name in self.files if name not in names]
+        self._write_manifest()
+        for path in paths:
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+def cell_name(key: str, index: int) -> str:
+    return f"{key}.cell{index}.json"
+
+
+def _is_cell(stored: Any) -> bool:
+    return (isinstance(stored, dict) and stored.get("status") == "ok" and isinstance(stored.get("cell"), dict)
+            and isinstance(stored.get("params"), dict) and isinstance(stored.get("partial"), dict)
+            and isinstance(stored.get("devices"), list) and isinstance(stored.get("duration_s"), (int, float)))
 
 
 def _is_result_name(name: str) -> bool:

@@ -2,18 +2,19 @@
 every token of the second copy can be read off the token d positions back. The accuracy (teacher-forced argmax)
 and the loss of the second copy, by distance d, show how far back the model can find and copy what it saw. Token
 ids are drawn from the seed over the whole vocabulary (less the config's special tokens), so any causal LM runs
-it, custom modules included."""
+it, custom modules included. Each distance is a cell (modelcard.probe.cells)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.effective_context import describe, effective_context
 from modelcard.probe.outcome import Outcome, finding, skipped
-from modelcard.probe.prefix_scoring import PrefixScorer
 from modelcard.probe.registry import probe
-from modelcard.probe.retrieval import Prompt, exact_lengths, plan_lengths, preflight, score_within_memory
+from modelcard.probe.retrieval import Prompt, exact_lengths, preflight
+from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran
 
 SPECIAL_KEYS = ("pad_token_id", "bos_token_id", "eos_token_id", "unk_token_id", "sep_token_id", "cls_token_id",
                 "mask_token_id")
@@ -39,36 +40,39 @@ def random_sequence(ctx: ProbeContext, length: int, salt: int) -> list[int]:
     return [allowed[i] for i in picks.tolist()]
 
 
-@probe("copy-distance", "Copying a random token sequence, by distance")
-def copy_distance(ctx: ProbeContext, distances: list[int] | None = None, min_distance: int = 16,
-                  max_distance: int = 2048, samples: int = 2, fraction: float = 0.85, absolute: float = 0.85,
-                  min_base: float = 0.5, chunk: int = 4096) -> Outcome:
+def split_copy(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
     _, why = preflight(ctx, text=False)
     if why:
         return skipped(why)
-    declared = ctx.max_length()
-    planned = exact_lengths(distances, min_distance, max_distance, None)
-    # A distance d needs 2d tokens: the lengths checked are the whole sequences.
-    tested_lengths, skipped_lengths = plan_lengths(ctx, [2 * d for d in planned], chunk, what="tokens")
-    skipped_distances = [{"distance": s["tokens"] // 2, "tokens": s["tokens"], "reason": s["reason"]}
-                         for s in skipped_lengths]
-    tested = [n // 2 for n in tested_lengths]
-    if not tested:
-        return skipped("no distance can run: " + "; ".join(f"{s['distance']:,}: {s['reason']}"
-                                                           for s in skipped_distances),
-                       skipped_distances=skipped_distances)
-    prompts = []
-    for distance in tested:
-        for sample in range(samples):
+    distances = exact_lengths(params["distances"], params["min_distance"], params["max_distance"], None)
+    return [{"distance": d} for d in distances]
+
+
+def measure_copy(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
+    distance = cell["distance"]
+
+    def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
+        prompts = []
+        for sample in range(params["samples"]):
             sequence = random_sequence(ctx, distance, salt=7_000 + 31 * distance + sample)
             # The first token of the second copy cannot be told from what precedes it; the rest can.
             prompts.append(Prompt(sequence + sequence[:1], {"copy": sequence[1:]},
                                   {"distance": distance, "sample": sample}))
-    scores, prompts, scorer = score_within_memory(lambda: PrefixScorer(ctx.adapter, share=False, chunk=chunk),
-                                                  prompts, skipped_distances, what="distance")
-    if not prompts:
-        return skipped("no distance fits in the device's memory", skipped_distances=skipped_distances)
-    tested = sorted({p.info["distance"] for p in prompts})
+        return prompts, []
+
+    # A distance d needs 2d tokens: the length checked is the whole sequence.
+    return measure_length(ctx, distance, 2 * distance, params["chunk"], False, build, what="distance",
+                          extra={"tokens": 2 * distance})
+
+
+def conclude_copy(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
+    merged = Merged(partials, what="distance")
+    if not merged.prompts:
+        return skipped(nothing_ran(merged, "distance"), skipped_distances=merged.skipped)
+    fraction, absolute, min_base = params["fraction"], params["absolute"], params["min_base"]
+    declared = ctx.max_length()
+    prompts, scores = merged.prompts, merged.scores
+    tested = merged.values("distance")
     rows: list[dict[str, Any]] = []
     by_distance: dict[int, float] = {}
     for distance in tested:
@@ -85,8 +89,9 @@ def copy_distance(ctx: ProbeContext, distances: list[int] | None = None, min_dis
     outcome = Outcome(status="pass", metric="longest copy distance (relative rule)", value=effective["value"],
                       unit="tokens", threshold={"fraction": fraction, "absolute": absolute, "min_base": min_base},
                       details={"summary": summary, "distances": rows, "effective": effective,
-                               "skipped_distances": skipped_distances, "vocabulary": ctx.adapter.vocab_size,
-                               "excluded_ids": sorted(special_ids(ctx)), "compute": scorer.stats.as_dict()})
+                               "skipped_distances": merged.skipped, "vocabulary": ctx.adapter.vocab_size,
+                               "excluded_ids": sorted(special_ids(ctx)), "compute": merged.compute,
+                               "memory": merged.memory})
     if effective["value"] is None:
         outcome.status = "fail"
         outcome.findings.append(finding(
@@ -102,3 +107,15 @@ def copy_distance(ctx: ProbeContext, distances: list[int] | None = None, min_dis
              "accuracy": collapse["score"]},
             f"{summary[0].upper()}{summary[1:]}" + (f" (declared window {declared:,} tokens)" if declared else "")))
     return outcome
+
+
+COPY_CELLS = Cells(split=split_copy, measure=measure_copy, conclude=conclude_copy,
+                   cost=lambda cell: 2.0 * cell["distance"])
+
+
+@probe("copy-distance", "Copying a random token sequence, by distance", cells=COPY_CELLS)
+def copy_distance(ctx: ProbeContext, distances: list[int] | None = None, min_distance: int = 16,
+                  max_distance: int = 2048, samples: int = 2, fraction: float = 0.85, absolute: float = 0.85,
+                  min_base: float = 0.5, chunk: int = 4096) -> Outcome:
+    params = {name: value for name, value in locals().items() if name != "ctx"}  # exactly the parameters
+    return COPY_CELLS.run_all(ctx, params)

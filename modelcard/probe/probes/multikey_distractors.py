@@ -4,15 +4,16 @@ depths in the filler. The accuracy with 0, 1, 3, 7 distractors, and how often th
 (distractor confusion): one near-duplicate is known to hurt even strong models (Chroma's "Context Rot").
 
 Every distractor's value is scored after the same prompt (the prefix scorer computes the prompt once), so the
-result also says whether the model prefers the gold value over every distractor's by log-likelihood."""
+result also says whether the model prefers the gold value over every distractor's by log-likelihood. Each
+(length, distractor count) is a cell (modelcard.probe.cells)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import Outcome, finding, skipped
-from modelcard.probe.prefix_scoring import PrefixScorer
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import (
     ANSWER,
@@ -25,11 +26,10 @@ from modelcard.probe.retrieval import (
     make_key,
     make_value,
     near_duplicates,
-    plan_lengths,
     preflight,
     rng_for,
-    score_within_memory,
 )
+from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran, stream_of
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], distractors: list[int], samples: int,
@@ -77,28 +77,34 @@ def tally(items: list[tuple[Prompt, dict[str, Any]]]) -> dict[str, Any]:
             "prefers_gold": round(preferred / n, 4), "samples": n}
 
 
-@probe("multikey-distractors", "Retrieval among near-duplicate needles")
-def multikey_distractors(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 2048),
-                         distractors: tuple[int, ...] = (0, 1, 3, 7), samples: int = 8, digits: int = 6,
-                         filler: str = "varied", fraction: float = 0.85, min_base: float = 0.5,
-                         chunk: int = 4096, share_cache: bool = True) -> Outcome:
+def split_multikey(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
     codec, why = preflight(ctx)
     if codec is None:
         return skipped(why or "no tokenizer")
-    counts = sorted({int(n) for n in distractors})
-    tested, skipped_lengths = plan_lengths(ctx, sorted({int(n) for n in lengths}), chunk)
-    if not tested:
-        return skipped("no length can run: " + "; ".join(f"{s['length']:,}: {s['reason']}" for s in skipped_lengths),
-                       skipped_lengths=skipped_lengths)
-    stream = FillerStream.build(codec, max(tested), ctx.seed, filler)
-    prompts, too_short = build_prompts(codec, stream, tested, counts, samples, digits, ctx.seed)
-    skipped_lengths += too_short
-    if not prompts:
-        return skipped("every length is too short for the needles and the question", skipped_lengths=skipped_lengths)
-    scores, prompts, scorer = score_within_memory(
-        lambda: PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk), prompts, skipped_lengths)
-    if not prompts:
-        return skipped("no length fits in the device's memory", skipped_lengths=skipped_lengths)
+    return [{"length": n, "distractors": count} for n in sorted({int(n) for n in params["lengths"]})
+            for count in sorted({int(n) for n in params["distractors"]})]
+
+
+def measure_multikey(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
+    codec, _ = preflight(ctx)
+    length = cell["length"]
+
+    def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
+        stream = stream_of(ctx, codec, length, params["filler"])
+        return build_prompts(codec, stream, [length], [cell["distractors"]], params["samples"], params["digits"],
+                             ctx.seed)
+
+    return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
+
+
+def conclude_multikey(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
+    codec, _ = preflight(ctx)
+    merged = Merged(partials)
+    if not merged.prompts:
+        return skipped(nothing_ran(merged), skipped_lengths=merged.skipped)
+    counts = sorted({int(n) for n in params["distractors"]})
+    fraction, min_base, filler = params["fraction"], params["min_base"], params["filler"]
+    prompts, scores, skipped_lengths = merged.prompts, merged.scores, merged.skipped
     table: dict[str, dict[str, Any]] = {}
     for length in sorted({p.info["length"] for p in prompts}):
         table[str(length)] = {str(count): tally([(p, s) for p, s in zip(prompts, scores, strict=True)
@@ -116,7 +122,7 @@ def multikey_distractors(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 204
                       threshold={"fraction_of_clean": fraction, "min_base": min_base},
                       details={"summary": summary, "by_length": table, "worst_length": int(worst),
                                "skipped_lengths": skipped_lengths, "tokenizer": codec.name, "filler": filler,
-                               "compute": scorer.stats.as_dict()})
+                               "compute": merged.compute, "memory": merged.memory})
     if clean < min_base:
         # Measured, but it cannot answer its question: a model that does not retrieve a lone needle cannot be
         # confused by near-duplicates of it. Skipped with the reason; the measurements stay in the details.
@@ -131,3 +137,16 @@ def multikey_distractors(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 204
              "confusion": row[most]["confusion"]},
             f"distractor confusion: {summary}"))
     return outcome
+
+
+MULTIKEY_CELLS = Cells(split=split_multikey, measure=measure_multikey, conclude=conclude_multikey,
+                       cost=lambda cell: float(cell["length"] * (1 + cell["distractors"])))
+
+
+@probe("multikey-distractors", "Retrieval among near-duplicate needles", cells=MULTIKEY_CELLS)
+def multikey_distractors(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 2048),
+                         distractors: tuple[int, ...] = (0, 1, 3, 7), samples: int = 8, digits: int = 6,
+                         filler: str = "varied", fraction: float = 0.85, min_base: float = 0.5,
+                         chunk: int = 4096, share_cache: bool = True) -> Outcome:
+    params = {name: value for name, value in locals().items() if name != "ctx"}  # exactly the parameters
+    return MULTIKEY_CELLS.run_all(ctx, params)

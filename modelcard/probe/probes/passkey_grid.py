@@ -4,18 +4,20 @@ right when the teacher-forced argmax after the cue is the value at every one of 
 log-likelihood is recorded beside. The grid's score by length gives the effective context
 (modelcard.probe.effective_context), measured into `context_window.effective` with its rule.
 
-Every prompt's haystack is a prefix of one filler stream and the needle of a (sample, depth) is the same at
-every length, so the scorer computes the shared prefix once per branch point through the model's own cache
-(modelcard.probe.prefix_scoring); `details.compute` counts the tokens against one forward per cell."""
+Each (length, depth) of the grid is a cell (modelcard.probe.cells): the unit that is resumed and shared out across
+ranks. Every prompt's haystack is a prefix of one filler stream, so within a cell the scorer computes the filler
+before the needles once through the model's own cache (modelcard.probe.prefix_scoring); `details.compute` counts
+the tokens against one forward per prompt, and `details.memory` the estimated peak of each length beside the
+measured one."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.effective_context import describe, effective_context
 from modelcard.probe.outcome import Outcome, finding, skipped
-from modelcard.probe.prefix_scoring import PrefixScorer
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import (
     ANSWER,
@@ -28,11 +30,10 @@ from modelcard.probe.retrieval import (
     haystack_prompt,
     make_key,
     make_value,
-    plan_lengths,
     preflight,
     rng_for,
-    score_within_memory,
 )
+from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran, stream_of
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], depths: list[float], samples: int,
@@ -89,30 +90,37 @@ def grid_table(prompts: list[Prompt], scores: list[dict[str, Any]], lengths: lis
     return rows, table, by_length
 
 
-@probe("passkey-grid", "Needle retrieval over a depth x length grid")
-def passkey_grid(ctx: ProbeContext, lengths: list[int] | None = None, min_length: int = 256, max_length: int = 4096,
-                 depths: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0), samples: int = 4, digits: int = 6,
-                 filler: str = "varied", fraction: float = 0.85, absolute: float = 0.85, min_base: float = 0.5,
-                 chunk: int = 4096, share_cache: bool = True) -> Outcome:
+def split_grid(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
     codec, why = preflight(ctx)
     if codec is None:
         return skipped(why or "no tokenizer")
+    lengths = exact_lengths(params["lengths"], params["min_length"], params["max_length"], ctx.max_length())
+    return [{"length": n, "depth": d} for n in lengths for d in dict.fromkeys(map(float, params["depths"]))]
+
+
+def measure_grid(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
+    codec, _ = preflight(ctx)
+    length = cell["length"]
+
+    def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
+        stream = stream_of(ctx, codec, length, params["filler"])
+        prompts, too_short = build_prompts(codec, stream, [length], [float(d) for d in params["depths"]],
+                                           params["samples"], params["digits"], ctx.seed)
+        return [p for p in prompts if p.info["depth"] == cell["depth"]], too_short
+
+    return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
+
+
+def conclude_grid(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
+    codec, _ = preflight(ctx)
+    merged = Merged(partials)
+    if not merged.prompts:
+        return skipped(nothing_ran(merged), skipped_lengths=merged.skipped)
+    fraction, absolute, min_base = params["fraction"], params["absolute"], params["min_base"]
     declared = ctx.max_length()
-    depths = [float(d) for d in depths]
-    tested, skipped_lengths = plan_lengths(ctx, exact_lengths(lengths, min_length, max_length, declared), chunk)
-    if not tested:
-        return skipped("no length can run: " + "; ".join(f"{s['length']:,}: {s['reason']}" for s in skipped_lengths),
-                       skipped_lengths=skipped_lengths)
-    stream = FillerStream.build(codec, max(tested), ctx.seed, filler)
-    prompts, too_short = build_prompts(codec, stream, tested, depths, samples, digits, ctx.seed)
-    skipped_lengths += too_short
-    if not prompts:
-        return skipped("every length is too short for the needle and the question", skipped_lengths=skipped_lengths)
-    scores, prompts, scorer = score_within_memory(
-        lambda: PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk), prompts, skipped_lengths)
-    if not prompts:
-        return skipped("no length fits in the device's memory", skipped_lengths=skipped_lengths)
-    tested = sorted({p.info["length"] for p in prompts})
+    depths = [float(d) for d in params["depths"]]
+    prompts, scores, skipped_lengths = merged.prompts, merged.scores, merged.skipped
+    tested = merged.values()
     rows, table, by_length = grid_table(prompts, scores, tested, depths)
     effective = effective_context(by_length, fraction, absolute, min_base, declared)
     summary = describe(effective, declared, by_length)
@@ -122,10 +130,10 @@ def passkey_grid(ctx: ProbeContext, lengths: list[int] | None = None, min_length
         threshold={"fraction": fraction, "absolute": absolute, "min_base": min_base},
         details={"summary": summary, "scores": {str(n): round(s, 4) for n, s in by_length.items()},
                  "grid": table, "lengths": sorted(by_length), "depths": depths, "effective": effective,
-                 "cells": rows, "skipped_lengths": skipped_lengths, "tokenizer": codec.name, "filler": filler,
-                 "needle_template": NEEDLE, "question_template": QUESTION,
+                 "cells": rows, "skipped_lengths": skipped_lengths, "tokenizer": codec.name if codec else None,
+                 "filler": params["filler"], "needle_template": NEEDLE, "question_template": QUESTION,
                  "tokens": {k: example[k] for k in ("needle_tokens", "question_tokens", "answer_tokens")},
-                 "compute": scorer.stats.as_dict()})
+                 "compute": merged.compute, "memory": merged.memory})
     rule = {key: effective[key] for key in ("rule", "statement", "fraction", "base_length", "base_score",
                                             "threshold", "holds_through", "lower_bound")}
     rule.update(probe="passkey-grid", tested=effective["tested"], absolute=effective["absolute"])
@@ -150,3 +158,16 @@ def passkey_grid(ctx: ProbeContext, lengths: list[int] | None = None, min_length
             f"{summary[0].upper()}{summary[1:]}: the model does not use the context it declares"
             if declared and collapse["length"] <= declared else summary))
     return outcome
+
+
+GRID_CELLS = Cells(split=split_grid, measure=measure_grid, conclude=conclude_grid,
+                   cost=lambda cell: float(cell["length"]))
+
+
+@probe("passkey-grid", "Needle retrieval over a depth x length grid", cells=GRID_CELLS)
+def passkey_grid(ctx: ProbeContext, lengths: list[int] | None = None, min_length: int = 256, max_length: int = 4096,
+                 depths: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0), samples: int = 4, digits: int = 6,
+                 filler: str = "varied", fraction: float = 0.85, absolute: float = 0.85, min_base: float = 0.5,
+                 chunk: int = 4096, share_cache: bool = True) -> Outcome:
+    params = {name: value for name, value in locals().items() if name != "ctx"}  # exactly the parameters
+    return GRID_CELLS.run_all(ctx, params)

@@ -4,16 +4,17 @@ quarters or the end. Accuracy by position, and a U-shape index: (mean accuracy a
 in between) / mean accuracy at the ends; 0 is flat, 1 means the middle is lost entirely, negative means the ends
 are worse. A position whose accuracy is under a fraction of the best position's is lost, wherever it is: the
 middle (the U of "lost in the middle") or an end (a model that only reads its most recent tokens loses the
-start). All questions of one sample follow the same context, which the prefix scorer computes once."""
+start). All questions of one sample follow the same context, which the prefix scorer computes once: each (length,
+sample) is a cell (modelcard.probe.cells)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import Outcome, finding, skipped
-from modelcard.probe.prefix_scoring import PrefixScorer
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import (
     ANSWER,
@@ -25,11 +26,10 @@ from modelcard.probe.retrieval import (
     distinct_keys,
     haystack,
     make_value,
-    plan_lengths,
     preflight,
     rng_for,
-    score_within_memory,
 )
+from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran, stream_of
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], positions: list[float], needles: int,
@@ -123,30 +123,37 @@ def u_index(accuracy: list[float]) -> float | None:
     return round((ends - middle) / ends, 4) if ends > 0 and len(accuracy) > 2 else None
 
 
-@probe("position-sensitivity", "Lost in the middle: accuracy by position of the gold item")
-def position_sensitivity(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 2048),
-                         positions: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0), needles: int = 9,
-                         samples: int = 8, digits: int = 6, filler: str = "varied", fraction: float = 0.85,
-                         min_base: float = 0.5, chunk: int = 4096, share_cache: bool = True) -> Outcome:
+def split_positions(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
     codec, why = preflight(ctx)
     if codec is None:
         return skipped(why or "no tokenizer")
-    if not 3 <= needles <= 24:
-        return skipped(f"needles must be between 3 and 24 (distinct keys), not {needles}")
-    tested, skipped_lengths = plan_lengths(ctx, sorted({int(n) for n in lengths}), chunk)
-    if not tested:
-        return skipped("no length can run: " + "; ".join(f"{s['length']:,}: {s['reason']}" for s in skipped_lengths),
-                       skipped_lengths=skipped_lengths)
-    stream = FillerStream.build(codec, max(tested), ctx.seed, filler)
-    prompts, too_short = build_prompts(codec, stream, tested, [float(p) for p in positions], needles, samples,
-                                       digits, ctx.seed)
-    skipped_lengths += too_short
-    if not prompts:
-        return skipped("every length is too short for the needles and the question", skipped_lengths=skipped_lengths)
-    scores, prompts, scorer = score_within_memory(
-        lambda: PrefixScorer(ctx.adapter, share=share_cache, chunk=chunk), prompts, skipped_lengths)
-    if not prompts:
-        return skipped("no length fits in the device's memory", skipped_lengths=skipped_lengths)
+    if not 3 <= params["needles"] <= 24:
+        return skipped(f"needles must be between 3 and 24 (distinct keys), not {params['needles']}")
+    return [{"length": n, "sample": sample} for n in sorted({int(n) for n in params["lengths"]})
+            for sample in range(params["samples"])]
+
+
+def measure_positions(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
+    codec, _ = preflight(ctx)
+    length = cell["length"]
+
+    def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
+        stream = stream_of(ctx, codec, length, params["filler"])
+        prompts, too_short = build_prompts(codec, stream, [length], [float(p) for p in params["positions"]],
+                                           params["needles"], params["samples"], params["digits"], ctx.seed)
+        return [p for p in prompts if p.info["sample"] == cell["sample"]], too_short
+
+    return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
+
+
+def conclude_positions(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
+    codec, _ = preflight(ctx)
+    merged = Merged(partials)
+    if not merged.prompts:
+        return skipped(nothing_ran(merged), skipped_lengths=merged.skipped)
+    fraction, min_base, filler = params["fraction"], params["min_base"], params["filler"]
+    needles, samples = params["needles"], params["samples"]
+    prompts, scores, skipped_lengths = merged.prompts, merged.scores, merged.skipped
     by_length: dict[str, dict[str, Any]] = {}
     for length in sorted({p.info["length"] for p in prompts}):
         marks = sorted({p.info["position"] for p in prompts if p.info["length"] == length})
@@ -171,7 +178,7 @@ def position_sensitivity(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 204
                       value=headline, unit=None, threshold={"fraction_of_best": fraction, "min_base": min_base},
                       details={"summary": summary, "by_length": by_length, "needles": needles, "losses": losses,
                                "skipped_lengths": skipped_lengths, "tokenizer": codec.name, "filler": filler,
-                               "compute": scorer.stats.as_dict()})
+                               "compute": merged.compute, "memory": merged.memory})
     for where, loss in losses.items():
         outcome.findings.append(finding(
             "warning", "/disclosures/known_failure_modes", None,
@@ -189,3 +196,16 @@ def position_sensitivity(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 204
                                    f"{min_base:.0%} at every position: too weak to tell a position effect from "
                                    "failing to retrieve")
     return outcome
+
+
+POSITION_CELLS = Cells(split=split_positions, measure=measure_positions, conclude=conclude_positions,
+                       cost=lambda cell: float(cell["length"]))
+
+
+@probe("position-sensitivity", "Lost in the middle: accuracy by position of the gold item", cells=POSITION_CELLS)
+def position_sensitivity(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 2048),
+                         positions: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0), needles: int = 9,
+                         samples: int = 8, digits: int = 6, filler: str = "varied", fraction: float = 0.85,
+                         min_base: float = 0.5, chunk: int = 4096, share_cache: bool = True) -> Outcome:
+    params = {name: value for name, value in locals().items() if name != "ctx"}  # exactly the parameters
+    return POSITION_CELLS.run_all(ctx, params)

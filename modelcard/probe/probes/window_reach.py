@@ -6,14 +6,16 @@ can put a visible position's weight below float precision (the demo's last layer
 unchanged by position 3 of a 64-token input). A block whose reach stops short of the end without a window's or a
 chunk's pattern is therefore measured again on a copy of the model with freshly drawn weights, whose diffuse
 attention shows every position the mask lets through (the mask is the code's, not the weights'), and each
-position's reach is the longer of the two."""
+position's reach is the longer of the two.
+
+Each block is a cell (modelcard.probe.cells): measured, resumed and shared out across ranks on its own."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from typing import Any
 
+from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.hooks import capture, perturb_input, run_until
 from modelcard.probe.outcome import Outcome, finding, skipped
@@ -23,6 +25,7 @@ from modelcard.probe.shared import (
     WINDOWED,
     block_of,
     claimed_windows,
+    detached_copy,
     ignored_window_keys,
     is_measured_layer,
     put,
@@ -94,8 +97,8 @@ def measure_blocks(ctx: ProbeContext, adapter: Any, input_ids: Any, positions: l
 
     blocks = adapter.blocks()
     base: dict[int, Any] = {}
-    with capture(blocks, base), torch.no_grad():
-        adapter.outputs(input_ids)
+    with capture(blocks, base, stop_after=None if only is None else max(only, default=None)), torch.no_grad():
+        run_until(adapter, input_ids)  # only the blocks it measures, and those below them
     return {index: measure_block(ctx, adapter, blocks, index, input_ids, base, positions)
             for index in (range(len(blocks)) if only is None else only)}
 
@@ -106,7 +109,7 @@ def redrawn_copy(adapter: Any, seed: int) -> Any | None:
 
     if sum(p.numel() for p in adapter.model.parameters()) > REDRAW_PARAMETERS:
         return None
-    model = copy.deepcopy(adapter.model)
+    model = detached_copy(adapter)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for parameter in model.parameters():
@@ -159,37 +162,70 @@ def _documented_layers(ctx: ProbeContext, blocks: list[Any]) -> list[dict[str, A
             for i in range(len(blocks))]
 
 
-@probe("window-reach", "How far back each layer sees")
-def window_reach(ctx: ProbeContext, length: int | None = None, min_length: int = 64, margin: int = 16,
-                 max_length: int = 16384, positions: tuple[int, ...] = POSITIONS) -> Outcome:
-
+def geometry(ctx: ProbeContext, params: dict[str, Any]) -> tuple[int, list[int]] | Outcome:
+    """The input length and the positions perturbed, or the Outcome when nothing can be measured."""
     blocks = ctx.adapter.blocks()
     if not blocks:
         return skipped("found no stack of blocks (ModuleList) to watch")
-    positions = sorted(set(positions))
-    needed = max([min_length, *(w + max(positions) + margin for w in claimed_windows(ctx))])
-    length = length or needed
+    positions = sorted(set(params["positions"]))
+    needed = max([params["min_length"], *(w + max(positions) + params["margin"] for w in claimed_windows(ctx))])
+    length = params["length"] or needed
     limit = ctx.max_length()
     if limit and length > limit:
         length = limit
-    if length > max_length:
-        return skipped(f"measuring the claimed windows needs {length:,} tokens; max_length is {max_length:,}",
-                       needed_length=length)
-    positions = [p for p in positions if p < length - 1]
+    if length > params["max_length"]:
+        return skipped(f"measuring the claimed windows needs {length:,} tokens; max_length is "
+                       f"{params['max_length']:,}", needed_length=length)
+    return length, [p for p in positions if p < length - 1]
+
+
+def split_blocks(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
+    shape = geometry(ctx, params)
+    if isinstance(shape, Outcome):
+        return shape
+    return [{"block": index} for index in range(len(ctx.adapter.blocks()))]
+
+
+def measure_one_block(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
+    length, positions = geometry(ctx, params)  # type: ignore[misc]  # split_blocks checked it
     input_ids = ctx.random_ids(length, salt=7)
-    measured_blocks = measure_blocks(ctx, ctx.adapter, input_ids, positions)
-    redrawn = remeasure_redrawn(ctx, measured_blocks, input_ids, positions)
-    for got in measured_blocks.values():
-        del got["ends"]
+    measured = measure_blocks(ctx, ctx.adapter, input_ids, positions, only=[cell["block"]])
+    redrawn = remeasure_redrawn(ctx, measured, input_ids, positions)
+    got = measured[cell["block"]]
+    del got["ends"]
+    return {"block": cell["block"], "measured": got, "redrawn": redrawn}
+
+
+def conclude_blocks(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
+    length, positions = geometry(ctx, params)  # type: ignore[misc]
+    measured_blocks = {}
+    for partial in partials:
+        got = partial["measured"]
+        got["reach"] = {int(p): reach for p, reach in got["reach"].items()}  # JSON keeps keys as text
+        if "trained_weights" in got:
+            got["trained_weights"]["reach"] = {int(p): r for p, r in got["trained_weights"]["reach"].items()}
+        measured_blocks[partial["block"]] = got
+    redraws = [partial["redrawn"] for partial in partials if partial["redrawn"]]
     outcome = Outcome(status="pass", metric="layers contradicting their declaration", value=0, unit="layers",
                       threshold=0, details={"length": length, "positions": positions,
                                             "blocks": {str(k): v for k, v in measured_blocks.items()}})
-    if redrawn is not None:
-        outcome.details["redrawn_weights"] = redrawn
-    compare_layers(ctx, _documented_layers(ctx, blocks), measured_blocks, outcome, length)
+    if redraws:
+        outcome.details["redrawn_weights"] = {**redraws[0], "blocks": [b for r in redraws for b in r["blocks"]],
+                                              "done": all(r["done"] for r in redraws)}
+    compare_layers(ctx, _documented_layers(ctx, ctx.adapter.blocks()), measured_blocks, outcome, length)
     outcome.value = len({f["pointer"] for f in outcome.findings if f["severity"] == "error"})
     outcome.status = "fail" if outcome.value else "pass"
     return outcome
+
+
+BLOCK_CELLS = Cells(split=split_blocks, measure=measure_one_block, conclude=conclude_blocks)
+
+
+@probe("window-reach", "How far back each layer sees", cells=BLOCK_CELLS)
+def window_reach(ctx: ProbeContext, length: int | None = None, min_length: int = 64, margin: int = 16,
+                 max_length: int = 16384, positions: tuple[int, ...] = POSITIONS) -> Outcome:
+    params = {name: value for name, value in locals().items() if name != "ctx"}  # exactly the parameters
+    return BLOCK_CELLS.run_all(ctx, params)
 
 
 def compare_layers(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict[int, dict[str, Any]],

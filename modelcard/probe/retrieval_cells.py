@@ -1,0 +1,136 @@
+"""The retrieval probes cell by cell (modelcard.probe.cells). A cell is one length (copy-distance: one distance)
+and, where prompts of a length are independent, one depth, distractor count or sample of it. Measuring a cell:
+
+1. a length over the declared window is skipped (a prompt is never truncated to fit);
+2. the cell's peak memory is estimated from the record (modelcard.probe.budget) and a cell that cannot fit is
+   skipped with the estimate in its reason;
+3. its prompts are built exactly as the whole grid would build them (the filler stream is one seeded stream
+   whatever length it was built to, and every seed names its length, depth and sample), scored through the
+   prefix scorer (which shares the prefix within the cell) while its peak memory is measured;
+4. the partial result keeps every prompt's description and scores, the lengths skipped and why, the compute
+   counts and the memory estimate beside the measured peak.
+
+Merging puts the cells back in the order they were listed; a length any of whose cells was skipped is dropped
+whole, so a length is either tested in full or listed as skipped, as in a run without cells."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from modelcard.probe.budget import PeakMeter, estimate_peak, fits
+from modelcard.probe.prefix_scoring import PrefixScorer, Score
+from modelcard.probe.retrieval import Codec, FillerStream, Prompt, score_within_memory
+
+
+def stream_of(ctx: Any, codec: Codec, tokens: int, kind: str) -> FillerStream:
+    """The seeded filler stream, at least `tokens` long. A longer build extends a shorter one token for token, so
+    one stream serves every cell."""
+    key = ("retrieval-stream", kind)
+    stream = ctx.memo.get(key)
+    if stream is None or len(stream.ids) < tokens:
+        stream = ctx.memo[key] = FillerStream.build(codec, tokens, ctx.seed, kind)
+    return stream
+
+
+def over_window_reason(declared: int) -> str:
+    return (f"over the declared window of {declared:,} tokens; a prompt is never truncated to fit, so this length "
+            "is not run")
+
+
+def measure_length(ctx: Any, value: int, tokens: int, chunk: int, share: bool,
+                   build: Callable[[], tuple[list[Prompt], list[dict[str, Any]]]], what: str = "length",
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One cell at one length: `value` is the length (or distance) the probe names, `tokens` how long its prompts
+    are; `build()` makes the cell's prompts (and the lengths too short for them)."""
+    extra = extra or {}
+    partial: dict[str, Any] = {"skipped": [], "prompts": [], "compute": None, "memory": None}
+    declared = ctx.max_length()
+    if declared and tokens > declared:
+        partial["skipped"].append({what: value, **extra, "reason": over_window_reason(declared)})
+        return partial
+    estimate = estimate_peak(ctx, tokens, chunk)
+    reason = fits(ctx, estimate)
+    if reason is not None:
+        partial["skipped"].append({what: value, **extra, "reason": reason, "estimate": estimate.as_dict()})
+        return partial
+    prompts, too_short = build()
+    partial["skipped"] += too_short
+    if not prompts:
+        return partial
+    meter = PeakMeter(ctx.adapter)
+    lost: list[dict[str, Any]] = []
+    with meter.measuring():
+        scores, prompts, scorer = score_within_memory(lambda: PrefixScorer(ctx.adapter, share=share, chunk=chunk),
+                                                      prompts, lost, what=what)
+    partial["skipped"] += [{**item, **extra} for item in lost]
+    partial["prompts"] = [{"info": prompt.info, "scores": {name: _score_json(s) for name, s in score.items()}}
+                          for prompt, score in zip(prompts, scores, strict=True)]
+    partial["compute"] = vars(scorer.stats)
+    if prompts:
+        partial["memory"] = {what: value, "estimated_peak": estimate.total, "estimate": estimate.as_dict(),
+                             "measured_peak": meter.peak, "measured": meter.how}
+    return partial
+
+
+def _score_json(score: Score) -> dict[str, Any]:
+    return {"logprob": score.logprob, "tokens": score.tokens, "exact": score.exact, "correct": score.correct,
+            "predicted": score.predicted}
+
+
+class Merged:
+    """The cells of one probe put back together."""
+
+    def __init__(self, partials: list[dict[str, Any]], what: str = "length") -> None:
+        skipped: dict[Any, dict[str, Any]] = {}
+        for partial in partials:
+            for item in partial["skipped"]:
+                skipped.setdefault(item[what], item)  # one reason per length: the first cell's
+        self.skipped = [skipped[key] for key in sorted(skipped)]
+        self.prompts: list[Prompt] = []
+        self.scores: list[dict[str, Score]] = []
+        for partial in partials:
+            for item in partial["prompts"]:
+                if item["info"][what] in skipped:
+                    continue
+                self.prompts.append(Prompt([], {}, item["info"]))
+                self.scores.append({name: Score(**score) for name, score in item["scores"].items()})
+        self.compute = _merge_compute([p["compute"] for p in partials if p["compute"]])
+        self.memory = _merge_memory([p["memory"] for p in partials if p["memory"]], what, set(skipped))
+
+    def values(self, what: str = "length") -> list[int]:
+        return sorted({p.info[what] for p in self.prompts})
+
+
+def _merge_compute(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    modes = sorted({mode for part in parts for mode in part["sharing"].split("+") if mode != "none"})
+    tokens = sum(part["tokens"] for part in parts)
+    without = sum(part["sequence_tokens"] for part in parts)
+    return {"sharing": "+".join(modes) or "none", "tokens_processed": tokens, "tokens_without_sharing": without,
+            "ratio": round(tokens / without, 4) if without else None,
+            "forwards": sum(part["forwards"] for part in parts),
+            "cache_copies": sum(part["cache_copies"] for part in parts),
+            "cells": len(parts), "shared": "within each cell (the prompts of one length and depth or sample)"}
+
+
+def _merge_memory(parts: list[dict[str, Any]], what: str, dropped: set[Any]) -> list[dict[str, Any]]:
+    """Per length: the estimate and the largest peak measured over its cells."""
+    rows: dict[Any, dict[str, Any]] = {}
+    for part in parts:
+        if part[what] in dropped:
+            continue
+        row = rows.setdefault(part[what], {**part, "cells": 0})
+        row["cells"] += 1
+        if part["measured_peak"] is not None:
+            row["measured_peak"] = max(row["measured_peak"] or 0, part["measured_peak"])
+    for row in rows.values():
+        if row["measured_peak"] and row["estimated_peak"]:
+            row["measured_over_estimate"] = round(row["measured_peak"] / row["estimated_peak"], 3)
+    return [rows[key] for key in sorted(rows)]
+
+
+def nothing_ran(merged: Merged, what: str = "length") -> str:
+    """Why no prompt of the probe was scored."""
+    if not merged.skipped:
+        return f"no {what} was tested"
+    return f"no {what} can run: " + "; ".join(f"{item[what]:,}: {item['reason']}" for item in merged.skipped)
