@@ -21,6 +21,7 @@ OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "
 LINE_STYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D")
 DPI = 100
+WIDTH_IN, PANEL_HEIGHT_IN = 5.4, 3.1  # small enough that 10 pt text stays legible scaled down to a phone
 _RC = {
     "font.family": "DejaVu Sans",
     "font.size": 10,
@@ -175,16 +176,16 @@ def draw(spec: ChartSpec) -> DrawnChart:
 
     panels = len(spec.panels)
     if spec.grid is not None:
-        size = (2.4 + 0.75 * len(spec.grid.x_labels), 1.6 + 0.3 * len(spec.grid.y_labels))
+        size = (2.2 + 0.62 * len(spec.grid.x_labels), 1.5 + 0.3 * len(spec.grid.y_labels))
     else:
-        size = (4.2 * panels + 0.6 if panels > 1 else 6.4, 3.4)
+        size = (WIDTH_IN, PANEL_HEIGHT_IN * panels + 0.3)  # panels one above the other: readable on a phone
     with matplotlib.rc_context({**_RC, "svg.hashsalt": spec.name,
                                 "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO)}):
         figure = Figure(figsize=size, dpi=DPI, layout="constrained")
         if spec.grid is not None:
             _draw_grid(figure, spec)
         else:
-            for axes, panel in zip(figure.subplots(1, panels, squeeze=False)[0], spec.panels, strict=True):
+            for axes, panel in zip(figure.subplots(panels, 1, squeeze=False)[:, 0], spec.panels, strict=True):
                 _draw_panel(axes, panel)
         figure.suptitle(spec.title, fontsize=11, fontweight="bold", x=0.01, ha="left")
         svg_file, png_file = io.StringIO(), io.BytesIO()
