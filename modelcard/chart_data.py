@@ -136,6 +136,8 @@ def kv_chart(record: dict[str, Any]) -> ChartSpec | None:
             ys = tuple(float(sum(per * (min(n, cap) if cap is not None else n) for per, cap in part)) for n in lengths)
             series.append(Series(label, total.x, ys))
     markers = [Marker(float(w), f"window {w:,}") for w in windows]
+    markers += [Marker(float(cap), f"cache keeps {cap:,}") for cap in found.caps  # a cap no window explains
+                if cap + 1 not in windows and cap not in windows and cap < end]
     if isinstance(declared, int) and declared == end:
         markers.append(Marker(float(end), f"declared context {end:,}"))
     first, last = total.y[0], total.y[-1]
