@@ -229,7 +229,7 @@ def probe_context(loaded: Any, facts: Any, seed: int, load: LoadOptions, comm: A
     placed["layout"] = describe_layout(ctx.adapter.model, None if on_twin else loaded.device_map,
                                        1 if on_twin else loaded.tensor_parallel)
     if loaded.tensor_parallel > 1 and not on_twin:
-        ctx.adapter.agree = comm.minimum
+        ctx.adapter.agree, ctx.adapter.tp_size = comm.minimum, loaded.tensor_parallel
     return ctx
 
 

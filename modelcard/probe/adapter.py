@@ -5,6 +5,7 @@ model and a custom nn.Module (SPEC.md protocol) are probed by the same code."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class ModelAdapter:
     # Under tensor parallelism every rank runs every forward together: a decision from free memory must be the same
     # on every rank, so it is taken on the smallest figure of all (modelcard.probe.distributed.Comm.minimum).
     agree: Any = field(default=None, repr=False, compare=False)
+    tp_size: int = 1  # ranks the weights are sharded over; each rank's cache then holds 1/tp_size of the KV heads
     _shape: Any = field(default=None, init=False, repr=False, compare=False)  # memcheck.Shape, computed once
 
     def _require_decoder_forward(self) -> None:
@@ -227,6 +229,8 @@ class ModelAdapter:
         if layers is None:
             raise ValueError(f"cannot read a {type(cache).__name__} layer by layer")
         read = [_cache_layer(layer) for layer in layers]
+        if self.tp_size > 1:  # tensor parallelism splits the KV heads evenly across the ranks: the whole cache
+            read = [dataclasses.replace(layer, kv_bytes=layer.kv_bytes * self.tp_size) for layer in read]
         # MiniMaxCache keeps its lightning-attention states in `linear_cache`, one slot per layer beside `layers`
         # (which holds only the attention layers, or empty placeholders in the linear layers' places).
         linear = getattr(cache, "linear_cache", None)

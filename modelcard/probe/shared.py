@@ -168,9 +168,9 @@ FLOAT64_RECHECK_PARAMETERS = 50_000_000
 def float64_copy(adapter: Any) -> Any | None:
     """The same model in float64, for small models only."""
     parameters = sum(p.numel() for p in adapter.model.parameters())
-    if parameters > FLOAT64_RECHECK_PARAMETERS:
+    if parameters > FLOAT64_RECHECK_PARAMETERS or adapter.tp_size > 1:  # a sharded model is not copied
         return None
-    return dataclasses.replace(adapter, model=detached_copy(adapter).double())
+    return dataclasses.replace(adapter, model=detached_copy(adapter).double(), agree=None)
 
 
 def detached_copy(adapter: Any) -> Any:

@@ -107,7 +107,7 @@ def redrawn_copy(adapter: Any, seed: int) -> Any | None:
     """The model with every matrix drawn afresh (vectors such as norm scales kept), for small models only."""
     import torch
 
-    if sum(p.numel() for p in adapter.model.parameters()) > REDRAW_PARAMETERS:
+    if sum(p.numel() for p in adapter.model.parameters()) > REDRAW_PARAMETERS or adapter.tp_size > 1:
         return None
     model = detached_copy(adapter)
     generator = torch.Generator().manual_seed(seed)
@@ -116,7 +116,7 @@ def redrawn_copy(adapter: Any, seed: int) -> Any | None:
             if parameter.dim() >= 2:
                 drawn = torch.randn(parameter.shape, generator=generator) * REDRAW_STD
                 parameter.copy_(drawn.to(parameter.device, parameter.dtype))
-    return dataclasses.replace(adapter, model=model)
+    return dataclasses.replace(adapter, model=model, agree=None)
 
 
 def hidden_reach(measured: dict[int, dict[str, Any]]) -> list[int]:
@@ -133,8 +133,9 @@ def remeasure_redrawn(ctx: ProbeContext, measured: dict[int, dict[str, Any]], in
         return None
     redrawn = redrawn_copy(ctx.adapter, ctx.seed)
     if redrawn is None:
-        return {"blocks": suspects, "done": False,
-                "reason": f"over {REDRAW_PARAMETERS:,} parameters: not copied; the trained-weight reach stands"}
+        why = (f"sharded over {ctx.adapter.tp_size} ranks (tensor parallel)" if ctx.adapter.tp_size > 1
+               else f"over {REDRAW_PARAMETERS:,} parameters")
+        return {"blocks": suspects, "done": False, "reason": f"{why}: not copied; the trained-weight reach stands"}
     again = measure_blocks(ctx, redrawn, input_ids, positions, only=suspects)
     length = input_ids.shape[1]
     for index in suspects:
