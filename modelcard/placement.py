@@ -141,7 +141,7 @@ def describe_layout(model: Any, device_map: str | None, tensor_parallel: int) ->
     accelerated = any(d not in ("cpu", "disk") for d in devices)
     offload = [d for d in ("cpu", "disk") if d in devices and (d == "disk" or accelerated)]
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
-    return {"devices": devices, "device_map": device_map if placed else None, "offload": offload,
+    return {"devices": devices, "device_map": device_map, "offload": offload,
             "tensor_parallel": tensor_parallel, "dtype": str(dtype).removeprefix("torch.") if dtype else None}
 
 

@@ -7,7 +7,7 @@ the devices that hold the model can give; and its peak measured while it runs, k
   state-space layer adds its constant state), at the model's dtype; the widths of memcheck.Shape when the record
   has no formula;
 - activations: memcheck.estimate_forward_bytes of one chunk of `chunk` new tokens over the full length, less its
-  cache term (counted above).
+  cache term (counted above), plus the attention mask that sdpa and flex take (mask_bytes).
 
 A cell that cannot fit is skipped with the estimate in its reason: weights are already resident, so it fits
 when the KV cache and activations fit in what the devices have free."""
@@ -74,7 +74,17 @@ def estimate_peak(ctx: Any, tokens: int, chunk: int, batch: int = 1) -> PeakEsti
     cache_term = estimate_forward_bytes(shape, batch, 0, tokens, False)
     kv, source = kv_cache_bytes(ctx, tokens)
     return PeakEstimate(tokens=tokens, weights=resident_bytes(adapter.model), kv_cache=kv * batch,
-                        activations=max(0, forward - cache_term), kv_source=source)
+                        activations=max(0, forward - cache_term) + mask_bytes(adapter, batch, new, tokens),
+                        kv_source=source)
+
+
+def mask_bytes(adapter: Any, batch: int, new: int, tokens: int) -> int:
+    """The (queries x keys) mask transformers builds for a kernel that takes one (sdpa, flex) when the new tokens
+    follow a cache; eager's is counted with its scores, and flash attention takes none."""
+    kernel = adapter.kernel or ""
+    if materialises_scores(kernel) or kernel.startswith(("flash", "paged")):
+        return 0
+    return batch * new * tokens * adapter.memory_shape().element_size
 
 
 def free_bytes(adapter: Any) -> tuple[int | None, str]:

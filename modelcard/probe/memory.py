@@ -29,20 +29,29 @@ def _tracker() -> Any:
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class LiveTensorBytes(TorchDispatchMode):
+        """Bytes of live storages created inside, and their peak. `held` counts storages until a sweep finds them
+        freed, so it never undercounts: a sweep (dropping the freed ones) is needed only when `held` passes the
+        peak, which keeps the bookkeeping off most operations."""
+
         def __init__(self) -> None:
             super().__init__()
             self.live: dict[int, tuple[Any, int]] = {}
+            self.held = 0
             self.peak = 0
 
         def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
             out = func(*args, **(kwargs or {}))
-            self.live = {key: entry for key, entry in self.live.items() if not entry[0].expired()}
             for value in pytree.tree_leaves(out):
                 if hasattr(value, "untyped_storage") and value.device.type != "meta":
                     storage = value.untyped_storage()
                     ref = StorageWeakRef(storage)
-                    self.live.setdefault(ref.cdata, (ref, storage.nbytes()))
-            self.peak = max(self.peak, sum(size for _, size in self.live.values()))
+                    if ref.cdata not in self.live:
+                        self.live[ref.cdata] = (ref, storage.nbytes())
+                        self.held += storage.nbytes()
+            if self.held > self.peak:
+                self.live = {key: entry for key, entry in self.live.items() if not entry[0].expired()}
+                self.held = sum(size for _, size in self.live.values())
+                self.peak = max(self.peak, self.held)
             return out
 
     return LiveTensorBytes()
