@@ -68,7 +68,7 @@ def test_two_ranks_share_the_cells_resume_after_a_killed_rank_and_equal_one_proc
     first = _torchrun(suite, out)
     assert first.returncode != 0 and marker.exists(), first.stderr[-2000:]  # rank 1 was killed mid-run
     before = _cells_done(log)
-    assert (0, 1) in [(p, r) for p, r in before] or any(r == 1 for _, r in before)  # rank 1 finished one first
+    assert any(rank == 1 for _, rank in before)  # rank 1 finished a cell of test-cells before it was killed
     saved = {p.name: p.read_text() for p in (out / "probes").glob("*.json")}
     assert "mask-leak.json" in saved  # what finished before the kill was kept
     assert any(".cell" in name for name in saved)  # including cells of probes that had not finished
@@ -78,7 +78,7 @@ def test_two_ranks_share_the_cells_resume_after_a_killed_rank_and_equal_one_proc
     report = json.loads(second.stdout)
     assert report["probe_suite"]["world_size"] == 2
     assert report["probe_suite"]["layout"]["ranks"] == 2
-    assert report["resumed_cells"] > 0 or report["resumed"]
+    assert "mask-leak" in report["resumed"] and report["resumed_cells"] >= len(before)
     after = _cells_done(log)[len(before):]
     parts = [part for part, _ in before + after]
     assert sorted(parts) == list(range(6)), (before, after)  # no finished cell of test-cells ran twice
