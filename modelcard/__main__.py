@@ -1,5 +1,3 @@
-import sys
+from modelcard.cli import run
 
-from modelcard.cli import main
-
-sys.exit(main())
+run()

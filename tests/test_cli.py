@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tiny_models import TINY_LLAMA
 
 from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
 
@@ -218,3 +219,19 @@ def test_usage_error_is_exit_2(run_cli):
 def test_python_dash_m(tmp_path):
     done = subprocess.run([sys.executable, "-m", "modelcard", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "generate" in done.stdout
+
+
+def test_the_process_leaves_with_mains_exit_code_and_all_its_output(tmp_path):
+    """`modelcard` skips the interpreter's teardown (modelcard.cli.run): what it printed still arrives whole
+    through a pipe, and the exit code is main()'s."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(TINY_LLAMA))
+    done = subprocess.run([sys.executable, "-m", "modelcard", "inspect", str(folder), "--format", "json"],
+                          capture_output=True, text=True)
+    assert done.returncode == EXIT_OK, done.stderr
+    assert json.loads(done.stdout)["model"]["parameters"] > 0
+    bad = subprocess.run([sys.executable, "-m", "modelcard", "inspect", str(tmp_path / "missing")],
+                         capture_output=True, text=True)
+    assert bad.returncode == EXIT_BAD_INPUT
+    assert bad.stderr.count("\n") == 1 and "missing" in bad.stderr

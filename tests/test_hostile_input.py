@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -374,12 +375,18 @@ def test_ctrl_c_exits_130(monkeypatch, run_cli, tmp_path):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def _terminal_sigint() -> None:
+    """The child sees Ctrl-C as a terminal's child does, even when pytest runs with SIGINT ignored (started in
+    the background by a shell without job control): ignored at exec, Python would never raise KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_during_a_run_exits_130(tmp_path):
     """A real Ctrl-C in a real process: the signal, not a raise, ends the run with 130 and writes nothing."""
     fixtures = Path(__file__).parent / "fixtures"
     process = subprocess.Popen([sys.executable, "-m", "modelcard", "generate", "hostile_factories:slow",
                                 "-o", "out", "--suite", "quick"], cwd=tmp_path, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(fixtures)})
+                               env={**os.environ, "PYTHONPATH": str(fixtures)}, preexec_fn=_terminal_sigint)
     marker = tmp_path / "forward-started"
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline and process.poll() is None:

@@ -124,3 +124,26 @@ def test_dtype_option_costs_a_config_only_model(run_cli):
     chosen = json.loads(run_cli("inspect", folder, "--format", "json", "--dtype", "float32").out)
     assert chosen["model"]["dtype"] == "float32" and chosen["kv_cache"]["dtype"] == "float32"
     assert chosen["kv_cache"]["bytes_per_token"] == 2 * assumed["kv_cache"]["bytes_per_token"]
+
+
+def test_a_meta_build_draws_no_random_values_and_keeps_tied_weights(write_config, monkeypatch):
+    import torch
+
+    from modelcard.load import LoadOptions, load_model
+
+    calls = []
+    original = torch.nn.init.kaiming_uniform_
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.init, "kaiming_uniform_", counted)
+    folder = write_config(tie_word_embeddings=True)
+    model = load_model(str(folder), LoadOptions()).model
+    assert calls == []  # every nn.Linear would have drawn kaiming_uniform_ on its meta weight
+    assert torch.nn.init.kaiming_uniform_ is counted  # restored after the build
+    assert model.lm_head.weight is model.model.embed_tokens.weight
+    assert all(parameter.device.type == "meta" for parameter in model.parameters())
+    torch.nn.Linear(2, 2)
+    assert calls == [1]

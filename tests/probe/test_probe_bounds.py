@@ -71,7 +71,7 @@ def test_a_hang_is_stopped_at_the_time_limit(run_cli, tmp_path, spec) -> None:
     assert elapsed < 5  # the swallowing module is interrupted again a second later
 
 
-def test_a_real_ctrl_c_during_a_forward_stops_the_run_with_130(run_cli, tmp_path) -> None:
+def test_a_real_ctrl_c_during_a_forward_stops_the_run_with_130(run_cli, tmp_path, ctrl_c_reaches_python) -> None:
     import hostile
 
     hostile.FORWARD_STARTED.clear()
@@ -95,7 +95,7 @@ def test_a_real_ctrl_c_during_a_forward_stops_the_run_with_130(run_cli, tmp_path
     assert not (tmp_path / "out" / "probes.json").exists()
 
 
-def test_a_real_sigint_reraises_even_when_the_model_turns_it_into_another_exception() -> None:
+def test_a_real_sigint_reraises_even_when_the_model_turns_it_into_another_exception(ctrl_c_reaches_python) -> None:
     def model_code() -> None:
         try:
             os.kill(os.getpid(), signal.SIGINT)
