@@ -349,6 +349,32 @@ def test_shared_prefix_scores_equal_one_forward_per_cell(context) -> None:
         assert shared.stats.sharing == ("crop" if spec is None else "copy")
 
 
+def test_a_cell_builds_only_its_own_prompts_and_they_are_the_whole_grids() -> None:
+    """A cell (one sample, or one depth of the grid) builds its prompts alone, not the whole length's and keeps
+    one sample; they are token for token the prompts the whole grid holds for it."""
+    from modelcard.probe.probes import injected_instruction, passkey_grid, position_sensitivity
+    from modelcard.probe.retrieval import FillerStream
+
+    codec = ByteTokenizer()
+    stream = FillerStream.build(codec, 700, seed=5)
+
+    def same(whole, alone) -> None:
+        assert [(p.ids, p.answers, p.info) for p in whole] == [(p.ids, p.answers, p.info) for p in alone]
+        assert alone
+
+    builders = [
+        (injected_instruction.build_prompts, [[0.25, 0.75], 0.5, 3, 6, 11], "sample", [0, 1, 2]),
+        (position_sensitivity.build_prompts, [[0.0, 0.5, 1.0], 5, 3, 6, 11], "sample", [0, 1, 2]),
+        (passkey_grid.build_prompts, [[0.0, 0.5, 1.0], 3, 6, 11], "depth", [0.0, 0.5, 1.0]),
+    ]
+    for build, args, key, cells in builders:
+        whole, _ = build(codec, stream, [640], *args)
+        for cell in cells:
+            alone, too_short = build(codec, stream, [640], *args, only=cell)
+            assert too_short == []
+            same([p for p in whole if p.info[key] == cell], alone)
+
+
 def test_the_five_probes_in_a_card(run_cli, tmp_path: Path) -> None:
     """A card of the windowed oracle with all five probes: the effective context and its rule in the record,
     the section in plain words and the depth x length table in README.md, and the record validates."""

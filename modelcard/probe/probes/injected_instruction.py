@@ -34,12 +34,14 @@ from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran,
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], places: list[float], needle_depth: float,
-                  samples: int, digits: int, seed: int) -> tuple[list[Prompt], list[dict[str, Any]]]:
+                  samples: int, digits: int, seed: int, only: int | None = None
+                  ) -> tuple[list[Prompt], list[dict[str, Any]]]:
+    """The probe's prompts; `only` builds that sample alone (the same prompts: every seed names its sample)."""
     prompts, too_short = [], []
     for length in lengths:
         made = []
         try:
-            for sample in range(samples):
+            for sample in range(samples) if only is None else [only]:
                 rng = rng_for(seed, "injected", length, sample)
                 key = make_key(rng)
                 value = make_value(rng, digits)
@@ -88,9 +90,8 @@ def measure_injected(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, 
 
     def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
         stream = stream_of(ctx, codec, length, params["filler"])
-        prompts, too_short = build_prompts(codec, stream, [length], [float(p) for p in params["places"]],
-                                           params["needle_depth"], params["samples"], params["digits"], ctx.seed)
-        return [p for p in prompts if p.info["sample"] == cell["sample"]], too_short
+        return build_prompts(codec, stream, [length], [float(p) for p in params["places"]], params["needle_depth"],
+                             params["samples"], params["digits"], ctx.seed, only=cell["sample"])
 
     return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
 

@@ -37,11 +37,14 @@ from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran,
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], depths: list[float], samples: int,
-                  digits: int, seed: int) -> tuple[list[Prompt], list[dict[str, Any]]]:
-    """The grid's prompts; a length too short for the needle and the question is returned as skipped."""
+                  digits: int, seed: int, only: float | None = None) -> tuple[list[Prompt], list[dict[str, Any]]]:
+    """The grid's prompts; a length too short for the needle and the question is returned as skipped. `only`
+    builds that depth's column alone (the same prompts: every seed names its depth)."""
     needles = {}
     for sample in range(samples):
-        for index, _ in enumerate(depths):
+        for index, depth in enumerate(depths):
+            if only is not None and depth != only:
+                continue
             rng = rng_for(seed, "passkey-grid", sample, index)
             key, value = make_key(rng), make_value(rng, digits)
             needles[sample, index] = (codec.encode(NEEDLE.format(key=key, value=value)),
@@ -104,9 +107,8 @@ def measure_grid(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]
 
     def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
         stream = stream_of(ctx, codec, length, params["filler"])
-        prompts, too_short = build_prompts(codec, stream, [length], [float(d) for d in params["depths"]],
-                                           params["samples"], params["digits"], ctx.seed)
-        return [p for p in prompts if p.info["depth"] == cell["depth"]], too_short
+        return build_prompts(codec, stream, [length], [float(d) for d in params["depths"]], params["samples"],
+                             params["digits"], ctx.seed, only=cell["depth"])
 
     return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
 

@@ -33,13 +33,14 @@ from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran,
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], positions: list[float], needles: int,
-                  samples: int, digits: int, seed: int) -> tuple[list[Prompt], list[dict[str, Any]]]:
+                  samples: int, digits: int, seed: int, only: int | None = None
+                  ) -> tuple[list[Prompt], list[dict[str, Any]]]:
     prompts, too_short = [], []
     asked = sorted({round(p * (needles - 1)) for p in positions})
     for length in lengths:
         made = []
         try:
-            for sample in range(samples):
+            for sample in range(samples) if only is None else [only]:
                 rng = rng_for(seed, "position", length, sample)
                 keys = distinct_keys(rng, needles)
                 values: list[str] = []
@@ -139,9 +140,8 @@ def measure_positions(ctx: ProbeContext, params: dict[str, Any], cell: dict[str,
 
     def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
         stream = stream_of(ctx, codec, length, params["filler"])
-        prompts, too_short = build_prompts(codec, stream, [length], [float(p) for p in params["positions"]],
-                                           params["needles"], params["samples"], params["digits"], ctx.seed)
-        return [p for p in prompts if p.info["sample"] == cell["sample"]], too_short
+        return build_prompts(codec, stream, [length], [float(p) for p in params["positions"]], params["needles"],
+                             params["samples"], params["digits"], ctx.seed, only=cell["sample"])
 
     return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
 
