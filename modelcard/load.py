@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import importlib
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,8 +360,6 @@ def _no_random_init() -> Iterator[None]:
     """torch's init functions as no-ops while a model is built on meta: a meta tensor has no values to draw,
     yet every nn.Linear would still run kaiming_uniform_ through the meta kernels (a third of DeepSeek-V3's
     build). Unlike transformers' no_init_weights, post_init still runs, so tied weights stay tied."""
-    import sys
-
     from transformers.initialization import TORCH_INIT_FUNCTIONS, TORCH_MODULES_TO_PATCH
 
     def keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:

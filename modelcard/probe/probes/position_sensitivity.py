@@ -35,6 +35,7 @@ from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran,
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], positions: list[float], needles: int,
                   samples: int, digits: int, seed: int, only: int | None = None
                   ) -> tuple[list[Prompt], list[dict[str, Any]]]:
+    """The probe's prompts; `only` builds that sample alone (the same prompts: every seed names its sample)."""
     prompts, too_short = [], []
     asked = sorted({round(p * (needles - 1)) for p in positions})
     for length in lengths:
