@@ -397,12 +397,13 @@ def _print_probe_report(report: dict[str, Any], listed: bool = False) -> None:
 @click.argument("card", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
 def validate(card: Path, fmt: str) -> None:
-    """Check CARD (a card.json, or a README.md that modelcard generated: its embedded record) against the record
-    schema; errors name their JSON pointer."""
+    """Check CARD (a card.json, a README.md that modelcard generated: its embedded record, or - for a record on
+    stdin: `modelcard inspect --format json | modelcard validate -`) against the record schema; errors name their
+    JSON pointer."""
     from modelcard.cardfile import read_card
     from modelcard.validate import validate_record
 
-    errors = validate_record(read_card(card).record)
+    errors = validate_record(_stdin_record() if str(card) == "-" else read_card(card).record)
     if fmt == "json":
         click.echo(json.dumps({"valid": not errors, "errors": [vars(e) for e in errors]}, indent=2))
     else:

@@ -97,6 +97,14 @@ def test_inspect_json_of_the_demo_validates_and_renders_from_a_pipe(tmp_path, ru
     (tmp_path / "r.json").write_text(inspected.out, encoding="utf-8")
     assert run_cli("validate", tmp_path / "r.json").code == 0
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(inspected.out.encode("utf-8"))))
+    piped = run_cli("validate", "-")
+    assert piped.code == 0 and piped.err == "-: valid\n"
+    broken = json.loads(inspected.out)
+    del broken["attention"]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(json.dumps(broken).encode("utf-8"))))
+    invalid = run_cli("validate", "-")
+    assert invalid.code == 1 and "attention" in invalid.err
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(inspected.out.encode("utf-8"))))
     rendered = run_cli("render", "-", "-o", tmp_path / "card")
     assert rendered.code == 0, rendered.err
     record = json.loads((tmp_path / "card" / "card.json").read_text(encoding="utf-8"))
