@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from tiny_models import TINY_LLAMA
 
 from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
 
@@ -221,12 +220,10 @@ def test_python_dash_m(tmp_path):
     assert done.returncode == 0 and "generate" in done.stdout
 
 
-def test_the_process_leaves_with_mains_exit_code_and_all_its_output(tmp_path):
+def test_the_process_leaves_with_mains_exit_code_and_all_its_output(tmp_path, write_config):
     """`modelcard` skips the interpreter's teardown (modelcard.cli.run): what it printed still arrives whole
     through a pipe, and the exit code is main()'s."""
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "config.json").write_text(json.dumps(TINY_LLAMA))
+    folder = write_config()
     done = subprocess.run([sys.executable, "-m", "modelcard", "inspect", str(folder), "--format", "json"],
                           capture_output=True, text=True)
     assert done.returncode == EXIT_OK, done.stderr
