@@ -43,6 +43,7 @@ POLICY_FORMAT_INTRO = (
     "[built-in policies](policies.md) for examples.\n\n")
 DEMO_DISCLOSURES = "how-to/demo-modelcard.yaml"
 GALLERY_INDEX = "gallery/index.md"
+RECORDED_CARDS = "recorded-cards"  # records of real models' probe runs (sitegen.cards.recorded_sources)
 LEFT_OUT = ("README.md",)  # a README.md in the docs folder would be taken for a second index page
 _state: dict[str, Any] = {}
 
@@ -54,7 +55,8 @@ def repo_of(config: Any) -> Path:
 def card_sources(config: Any) -> list[cards.CardSource]:
     repo = repo_of(config)
     demo = cards.demo_source(Path(config.docs_dir) / DEMO_DISCLOSURES)
-    return [demo, *cards.real_config_sources(repo / "tests" / "fixtures" / "real-configs")]
+    recorded = cards.recorded_sources(Path(config.docs_dir) / RECORDED_CARDS)
+    return [demo, *recorded, *cards.real_config_sources(repo / "tests" / "fixtures" / "real-configs")]
 
 
 def with_gallery(nav: list[Any], sources: list[cards.CardSource]) -> list[Any]:

@@ -5,7 +5,12 @@ generated in this process through `modelcard.pipeline.generate`, a fraction of a
 card runs the standard suite, minutes on a CPU, so it runs as `python -m modelcard generate` in a child process
 that works while the config cards are made. A card is cached under `build/docs-cache/cards/<name>/<key>/`; the
 key hashes everything that can change it (modelcard's code and data, the libraries' versions, the config, the
-suite, the disclosures), so a rebuild reuses it only when it would come out the same."""
+suite, the disclosures), so a rebuild reuses it only when it would come out the same.
+
+A recorded card (`site/recorded-cards/<slug>/card.json` with its `SOURCE.md`) is the record of a probe run too long
+for a docs build (a real pretrained model's full CPU suite): the build renders it again with this modelcard, as
+`modelcard render` does, so its pages follow the current templates while its measurements stay those of the run
+its SOURCE.md describes."""
 
 from __future__ import annotations
 
@@ -36,6 +41,8 @@ class CardSource:
     provenance: str  # Markdown: where the model (its config) came from
     config: Path | None = None
     disclosures: Path | None = None
+    record: Path | None = None  # a recorded card: the card.json of an earlier run, rendered again
+    command: str | None = None  # the command that made a recorded card, as its SOURCE.md gives it
 
 
 @dataclass
@@ -89,6 +96,23 @@ def demo_source(disclosures: Path) -> CardSource:
                       disclosures=disclosures)
 
 
+def recorded_sources(folder: Path) -> list[CardSource]:
+    """Every recorded card: `<slug>/card.json` with a `SOURCE.md` whose first line is `# <title>`, whose first
+    fenced block is the command that made it and whose other paragraphs say where the model came from."""
+    sources = []
+    for record in sorted(folder.glob("*/card.json")) if folder.is_dir() else []:
+        text = (record.parent / "SOURCE.md").read_text(encoding="utf-8")
+        title, _, rest = text.partition("\n")
+        command = re.search(r"```(?:bash)?\n(.+?)\n```", rest, re.DOTALL)
+        if not title.startswith("# ") or command is None:
+            raise ValueError(f"{record.parent / 'SOURCE.md'}: needs a '# title' line and a fenced command")
+        provenance = re.sub(r"```.*?```", "", rest, flags=re.DOTALL).strip()
+        suite = json.loads(record.read_text(encoding="utf-8")).get("probe_suite", {}).get("name") or "none"
+        sources.append(CardSource(slug=record.parent.name, title=title[2:].strip(), spec=None, suite=suite,
+                                  provenance=provenance, record=record, command=command[1].strip()))
+    return sources
+
+
 def fingerprint(paths: list[Path]) -> str:
     """sha256 over every file under `paths` (names and bytes), bytecode caches left out."""
     digest = hashlib.sha256()
@@ -121,7 +145,7 @@ def code_fingerprint() -> str:
 
 def cache_key(source: CardSource, code: str) -> str:
     digest = hashlib.sha256(f"{code}|{source.spec}|{source.suite}".encode())
-    for path in (source.config, source.disclosures):
+    for path in (source.config, source.disclosures, source.record):
         if path is not None:
             digest.update(path.read_bytes())
     return digest.hexdigest()[:24]
@@ -151,7 +175,7 @@ def start(sources: list[CardSource], cache: Path) -> CardBuild:
     code = code_fingerprint()
     for source in sources:
         folder = cache / source.slug / cache_key(source, code)
-        if source.suite == "none" or (folder / COMPLETE).is_file():
+        if source.suite == "none" or source.record is not None or (folder / COMPLETE).is_file():
             continue
         cache.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{source.slug}-", dir=cache))
@@ -207,8 +231,11 @@ def generate_here(source: CardSource, folder: Path) -> Card:
     began = time.monotonic()
     quiet_transformers()
     try:
-        generate(GenerateRequest(spec=source.spec, output=work / "card", suite=source.suite,
-                                 disclosures=source.disclosures))
+        if source.record is not None:
+            render_recorded(source.record, work / "card")
+        else:
+            generate(GenerateRequest(spec=source.spec, output=work / "card", suite=source.suite,
+                                     disclosures=source.disclosures))
     except Exception as error:  # modelcard's own failure on a real config: the build must say which and why
         shutil.rmtree(work, ignore_errors=True)
         raise CardFailed(f"the {source.slug} card failed: {type(error).__name__}: {error}") from error
@@ -217,6 +244,21 @@ def generate_here(source: CardSource, folder: Path) -> Card:
     card = read_card(source, folder)
     card.cached = False
     return card
+
+
+def render_recorded(record: Path, output: Path) -> None:
+    """A recorded card's files, rendered again from its record as `modelcard render` writes them."""
+    from modelcard.atomic import write_files
+    from modelcard.record import read_record
+    from modelcard.render import render_all
+    from modelcard.validate import validate_record
+
+    data = read_record(record)
+    errors = validate_record(data)
+    if errors:
+        raise ValueError(f"{record} breaks the record schema at {errors[0]}")
+    output.mkdir(parents=True, exist_ok=True)
+    write_files(output, render_all(data))
 
 
 def quiet_transformers() -> None:

@@ -30,11 +30,21 @@ def card_body(readme: str) -> str:
 
 
 def command_line(card: Card, repo: Path) -> str:
+    if card.source.command:
+        return card.source.command
     spec = card.source.spec
     shown = [] if spec is None else [Path(spec).resolve().relative_to(repo.resolve()).as_posix()]
     if card.source.disclosures is not None:
         shown += ["--disclosures", card.source.disclosures.name]
     return " ".join(["modelcard generate", *shown, "--suite", card.source.suite, "-o", "card"])
+
+
+def made_how(card: Card) -> str:
+    if card.source.record is not None:
+        durations = sum(probe.get("duration_s") or 0 for probe in card.record["probes"])
+        return (f"Probed in an earlier run ({durations / 60:.0f} min of probes) and rendered again from its record "
+                "when this site was built")
+    return f"Generated when this site was built, in {card.seconds:.1f} s"
 
 
 def card_page(card: Card, repo: Path) -> str:
@@ -44,9 +54,8 @@ def card_page(card: Card, repo: Path) -> str:
     out = [f"# {card.source.title}\n\n", f"{card.source.provenance}\n\n",
            '[HTML card](card.html){ .md-button .md-button--primary } [card.json](card.json){ .md-button }\n\n',
            f'??? note "How this card was made"\n'
-           f"    Generated when this site was built, by modelcard {record['generator']['version']} with "
-           f"transformers {library['transformers']} and torch {library['torch']} on a CPU, in "
-           f"{card.seconds:.1f} s:\n\n"
+           f"    {made_how(card)}, by modelcard {record['generator']['version']} with "
+           f"transformers {library['transformers']} and torch {library['torch']} on a CPU:\n\n"
            f"    ```bash\n    {command_line(card, repo)}\n    ```\n\n"
            f"    Below is the card's `README.md` (its Hub front matter and the embedded record left out: the record "
            f"is [`card.json`](card.json)).{' Files beside it: ' + ', '.join(extra) + '.' if extra else ''}\n\n"]
