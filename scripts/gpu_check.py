@@ -145,7 +145,9 @@ def report(kernel: str, result: Any) -> None:
                       f"{row['noise_floor']:.3g}, consistent {row['consistent']}")
         if record["id"] == "kernel-agreement" and "kernels" in details:
             for kernel, row in details["kernels"].items():
-                print(f"           {kernel}: max abs diff {row['max_abs_diff']:.3g}, "
+                distance = row.get("distance_to_float64", row.get("max_abs_diff"))
+                against = "float64" if "distance_to_float64" in row else details.get("reference", "reference")
+                print(f"           {kernel}: max abs diff {distance:.3g} against {against}, "
                       f"top-1 {row['top1_agreement']:.4f}, "
                       f"{row['positions_off']} positions off tolerance {record['threshold']}")
     for item in result.findings:

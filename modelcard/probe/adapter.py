@@ -22,6 +22,38 @@ ENCODERS = ("encoder-only", "vision-encoder")
 NO_ATTENTION_LAYER = "can only be called on Attention layers"
 
 
+class NonFiniteOutput(RuntimeError):
+    """The model's outputs hold NaN or infinite values: nothing a probe measures on them means anything, so the
+    probe ends as an error (the runner records the exception) instead of comparing NaN with NaN."""
+
+
+def require_finite(output: Any, forward: str) -> Any:
+    """`output` unchanged when every value is finite; otherwise raise NonFiniteOutput naming what was found.
+
+    Args:
+        output: the logits (or hidden states) of one forward, (batch, seq, dim).
+        forward: what ran, for the message ("a forward of 24 tokens").
+
+    Returns:
+        `output`.
+    """
+    import torch
+
+    # A NaN or an infinity makes the sum non-finite; the sum allocates nothing the size of the logits.
+    if not output.is_floating_point() or bool(torch.isfinite(output.sum(dtype=torch.float32))):
+        return output
+    nan = int(torch.isnan(output).sum())
+    infinite = int(torch.isinf(output).sum())
+    if not nan and not infinite:  # finite values whose float32 sum overflowed
+        return output
+    where = (~torch.isfinite(output)).nonzero()[0].tolist()
+    at = f"batch row {where[0]}, position {where[1]}" if len(where) >= 2 else f"index {where}"
+    kinds = " and ".join(part for part in (f"{nan:,} NaN" if nan else "", f"{infinite:,} infinite" if infinite else "")
+                         if part)
+    raise NonFiniteOutput(f"the model's outputs hold {kinds} value(s) of {output.numel():,} after {forward} (first at "
+                          f"{at}): nothing can be measured on them")
+
+
 @dataclass
 class CacheLayer:
     """One layer of a cache as the runtime stores it."""
@@ -181,7 +213,11 @@ class ModelAdapter:
             kwargs["use_cache"] = False
         check_forward(self, input_ids)  # refuse a forward that cannot fit before it allocates
         with torch.no_grad():
-            return _main_output(self.model(input_ids.to(self.device), **kwargs))
+            output = _main_output(self.model(input_ids.to(self.device), **kwargs))
+        real = attention_mask.bool().to(output.device) if getattr(attention_mask, "ndim", 0) == 2 else None
+        require_finite(output if real is None else output[real][None], f"a forward of {input_ids.shape[-1]:,} tokens"
+                       + ("" if real is None else " (pad positions, which no probe reads, left out)"))
+        return output
 
     def step(self, input_ids: Any, cache: Any = None) -> tuple[Any, Any]:
         """Forward `input_ids` after what `cache` holds; returns (outputs, the cache after)."""
@@ -195,7 +231,8 @@ class ModelAdapter:
         kwargs: dict[str, Any] = {argument: cache}
         if self.is_transformers or self._accepts("use_cache"):
             kwargs["use_cache"] = True
-        check_forward(self, input_ids, cached_tokens(cache))
+        past = cached_tokens(cache)
+        check_forward(self, input_ids, past)
         try:
             with torch.no_grad():
                 result = self.model(input_ids.to(self.device), **kwargs)
@@ -208,7 +245,9 @@ class ModelAdapter:
                 f"{type(self.model).__name__} cannot run a forward with a cache in transformers "
                 f"{transformers.__version__}: none of its layers is an attention layer, and the model's own forward "
                 f"asks the cache how many tokens it holds, which only attention layers record ({error})") from error
-        return _main_output(result), _returned_cache(result)
+        output = require_finite(_main_output(result), f"a forward of {input_ids.shape[-1]:,} tokens after "
+                                                      f"{past:,} cached")
+        return output, _returned_cache(result)
 
     def blocks(self) -> list[Any]:
         """The stack of token-mixing blocks: the ModuleList that holds most of the parameters."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,17 +161,85 @@ def bytes_per_token(before: int, after: int, tokens: int) -> int:
 # transformers' dtype tolerances come from tiny models, and deep or trained models exceed them on rounding alone.
 NOISE_FACTOR = 4
 
-# Models up to this size are checked again in float64 when they miss their dtype's tolerance: a difference
-# that vanishes there was rounding, one that stays is the code under test.
-FLOAT64_RECHECK_PARAMETERS = 50_000_000
+# A copy of the model (float64, or with redrawn weights) is made only where it fits in this share of the memory
+# free on the model's device; the rest is left to the copy's forward and to everything else running there.
+COPY_MEMORY_SHARE = 0.8
+# Where the free memory cannot be told, only models up to this size are copied.
+COPY_PARAMETERS_UNKNOWN_MEMORY = 50_000_000
+
+
+def copy_bytes(adapter: Any, element_size: int) -> int:
+    """The peak a copy of the model with `element_size`-byte floats adds: the deep copy in the model's own dtype,
+    cast tensor by tensor, so at worst both at once."""
+    own = adapter.memory_shape().element_size
+    elements = sum(t.numel() for t in (*adapter.model.parameters(), *adapter.model.buffers()))
+    return elements * (own + (element_size if element_size != own else 0))
+
+
+def copy_refusal(adapter: Any, element_size: int) -> str | None:
+    """Why no copy of the model with `element_size`-byte floats is made here, or None when one fits.
+
+    Args:
+        adapter: the ModelAdapter of the model to copy.
+        element_size: bytes per float of the copy (8 for float64; the model's own for a redrawn copy).
+
+    Returns:
+        None, or the reason: a model sharded over ranks is never copied; otherwise the copy must fit in
+        COPY_MEMORY_SHARE of the memory free on the model's device (every rank's smallest figure under tensor
+        parallelism), or, where that cannot be told, the model must have at most COPY_PARAMETERS_UNKNOWN_MEMORY
+        parameters.
+    """
+    from modelcard.probe.memcheck import available_bytes, size
+
+    if adapter.tp_size > 1:
+        return f"sharded over {adapter.tp_size} ranks (tensor parallel): not copied"
+    available = available_bytes(adapter.device)
+    if getattr(adapter, "agree", None) is not None:
+        available = adapter.agree(-1 if available is None else available)
+        available = None if available < 0 else available
+    if available is None:
+        parameters = sum(p.numel() for p in adapter.model.parameters())
+        if parameters > COPY_PARAMETERS_UNKNOWN_MEMORY:
+            return (f"the free memory on {adapter.device} cannot be told, and the model has {parameters:,} parameters "
+                    f"(over {COPY_PARAMETERS_UNKNOWN_MEMORY:,})")
+        return None
+    needed = copy_bytes(adapter, element_size)
+    if needed > COPY_MEMORY_SHARE * available:
+        return (f"a copy needs about {size(needed)}, over {COPY_MEMORY_SHARE:.0%} of the {size(available)} free on "
+                f"{adapter.device}")
+    return None
+
+
+def float64_refusal(adapter: Any) -> str | None:
+    """Why no float64 copy of the model is made here (see copy_refusal), or None when one fits."""
+    return copy_refusal(adapter, 8)
 
 
 def float64_copy(adapter: Any) -> Any | None:
-    """The same model in float64, for small models only."""
-    parameters = sum(p.numel() for p in adapter.model.parameters())
-    if parameters > FLOAT64_RECHECK_PARAMETERS or adapter.tp_size > 1:  # a sharded model is not copied
+    """The same model in float64, where the copy fits in memory (see float64_refusal); None otherwise."""
+    if float64_refusal(adapter) is not None:
         return None
     return dataclasses.replace(adapter, model=detached_copy(adapter).double(), agree=None)
+
+
+@contextlib.contextmanager
+def float64_softmax() -> Iterator[None]:
+    """Let a float64 softmax stay float64: transformers' eager kernels ask for a float32 softmax whatever the
+    model's dtype, which would leave a float64 reference only float32-exact in its attention weights."""
+    import torch
+
+    original = torch.nn.functional.softmax
+
+    def softmax(input: Any, *args: Any, dtype: Any = None, **kwargs: Any) -> Any:  # noqa: A002 - torch's name
+        if dtype is not None and getattr(input, "dtype", None) == torch.float64:
+            dtype = torch.float64
+        return original(input, *args, dtype=dtype, **kwargs)
+
+    torch.nn.functional.softmax = softmax
+    try:
+        yield
+    finally:
+        torch.nn.functional.softmax = original
 
 
 def detached_copy(adapter: Any) -> Any:

@@ -83,7 +83,7 @@ def test_kernels_that_disagree_are_a_finding(run_probe) -> None:
     assert outcome.status == "fail"
     (disagreement,) = outcome.findings
     assert disagreement["pointer"] == "/attention/implementation"
-    assert disagreement["measured"]["kernel"] == "eager"
+    assert disagreement["measured"]["kernel"] == "sdpa"  # the planted bug's kernel, judged against float64 eager
     assert disagreement["severity"] == "error"  # 1/d instead of 1/sqrt(d) changes the predicted tokens
 
 
@@ -189,6 +189,37 @@ def test_a_stray_key_the_runtime_keeps_is_still_tested(context, config_only) -> 
     ctx = context(config_only("ignored-window"))
     assert [item["live"] for item in ignored_window_keys(ctx)] == [True]
     assert claimed_windows(ctx) == [4096]
+
+
+# non-finite outputs
+
+@pytest.mark.parametrize("spec", ["nan_models:nan_logits", "nan_models:infinite_logits",
+                                  "nan_models:nan_in_last_block"])
+@pytest.mark.parametrize("probe_id", ["mask-leak", "window-reach", "kernel-agreement"])
+def test_outputs_that_are_not_finite_make_the_probe_an_error(context, spec: str, probe_id: str) -> None:
+    """mask-leak compared NaN with NaN, found nothing moved and passed; window-reach watched the blocks (finite)
+    and never the logits."""
+    from modelcard.probe.registry import get_probe
+    from modelcard.probe.runner import PlannedProbe, run_probe
+
+    probe = get_probe(probe_id)
+    record = run_probe(PlannedProbe(probe_id, probe, probe.params({}, "test")), context(spec), seed=0)["record"]
+    assert record["status"] == "error", record
+    assert "the model's outputs hold" in record["reason"] and "nothing can be measured on them" in record["reason"]
+
+
+def test_the_non_finite_error_names_what_it_found() -> None:
+    import torch
+
+    from modelcard.probe.adapter import NonFiniteOutput, require_finite
+
+    output = torch.zeros(2, 5, 3)
+    output[1, 3, 0] = float("nan")
+    output[1, 4, 2] = float("inf")
+    with pytest.raises(NonFiniteOutput, match=r"1 NaN and 1 infinite value\(s\) of 30 after a forward of 5 tokens "
+                                              r"\(first at batch row 1, position 3\)"):
+        require_finite(output, "a forward of 5 tokens")
+    assert require_finite(torch.ones(1, 2, 3), "a forward") is not None
 
 
 # house

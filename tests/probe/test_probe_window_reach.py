@@ -96,3 +96,60 @@ def test_classification(ends, kind, window) -> None:
 
     result = classify(ends, 64)
     assert (result["kind"], result["window"]) == (kind, window)
+
+
+def test_a_reach_shorter_than_declared_is_confirmed_on_fresh_weights_and_an_error(run_probe) -> None:
+    """Measured through a custom module's weights, a reach shorter than declared is not proof (weights can hide a
+    visible position): it is measured again on redrawn weights, and then it is."""
+    outcome = run_probe("window-reach", "reach_models:undeclared_chunks")
+    assert outcome.details["redrawn_weights"]["done"] is True
+    assert {row["method"] for row in outcome.details["layers"]} == {"redrawn weights"}
+    assert [row["measured"] for row in outcome.details["layers"]] == [["chunked", 4], ["chunked", 4]]
+    assert outcome.status == "fail"
+    assert {(f["severity"], f["declared"]) for f in outcome.findings} == {("error", "full attention")}
+
+
+def test_a_shorter_reach_seen_only_through_trained_weights_is_a_warning(context) -> None:
+    """Where no redrawn copy can be made (here: weights sharded over ranks), a reach shorter than declared
+    stands as measured, as a warning: not proof."""
+    import dataclasses
+
+    from modelcard.probe.registry import get_probe
+
+    ctx = context("reach_models:undeclared_chunks")
+    sharded = dataclasses.replace(ctx, adapter=dataclasses.replace(ctx.adapter, tp_size=2, agree=lambda n: n),
+                                  memo={})
+    probe = get_probe("window-reach")
+    outcome = probe.run(sharded, **probe.params({}, "test"))
+    assert outcome.details["redrawn_weights"]["done"] is False
+    assert "tensor parallel" in outcome.details["redrawn_weights"]["reason"]
+    assert {row["method"] for row in outcome.details["layers"]} == {"trained weights"}
+    assert outcome.status == "pass"
+    assert {f["severity"] for f in outcome.findings} == {"warning"}
+    assert all("not proof" in f["message"] for f in outcome.findings)
+
+
+def test_the_kernels_are_restored_after_reading_them(config_folder, tmp_path) -> None:
+    """The uniform-attention reading wraps transformers' attention interface and the modeling module's eager kernel
+    for one forward only, even when that forward raises."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.modeling_utils import AttentionInterface
+    from transformers.models.mistral import modeling_mistral
+
+    from modelcard.probe.adapter import ModelAdapter
+    from modelcard.probe.uniform_attention import kernel_visibility, wrapped_kernels
+
+    config = AutoConfig.for_model("mistral", hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                  num_attention_heads=2, num_key_value_heads=1, vocab_size=64, sliding_window=4)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="eager").eval()
+    before = (AttentionInterface.get_interface, modeling_mistral.eager_attention_forward,
+              "__getitem__" in AttentionInterface.__dict__)
+    sights = kernel_visibility(ModelAdapter(model=model, config=config), torch.arange(12)[None], [0, 1, 5])
+    assert [sights[block].visible[:, 0].nonzero().flatten().tolist() for block in (0, 1)] == [[0, 1, 2, 3]] * 2
+    assert sights[0].visible[:, 2].nonzero().flatten().tolist() == [5, 6, 7, 8]
+    with pytest.raises(RuntimeError, match="planted"), wrapped_kernels(model, lambda kernel: kernel):
+        raise RuntimeError("planted")
+    after = (AttentionInterface.get_interface, modeling_mistral.eager_attention_forward,
+             "__getitem__" in AttentionInterface.__dict__)
+    assert after == before

@@ -36,8 +36,18 @@ def large_logits(tmp_path_factory: pytest.TempPathFactory) -> str:
     return sharpened_llama(tmp_path_factory.mktemp("logits"), logit_scale=300.0)
 
 
-def test_hidden_reach_is_measured_again_with_fresh_weights(run_probe, sharp_attention: str) -> None:
+def test_sharp_attention_is_read_through_the_kernel_not_the_weights(run_probe, sharp_attention: str) -> None:
+    """A transformers model's layers are read through its own kernel with the query and key zeroed: the sharpened
+    layer's weights cannot hide a position, and no copy of the model is made."""
     outcome = run_probe("window-reach", sharp_attention)
+    blocks = outcome.details["blocks"]
+    assert {b["method"] for b in blocks.values()} == {"uniform attention through the model's kernel"}
+    assert blocks["1"]["kind"] == "full" and "redrawn_weights" not in outcome.details
+    assert outcome.status == "pass" and not outcome.findings
+
+
+def test_hidden_reach_of_a_custom_module_is_measured_again_with_fresh_weights(run_probe) -> None:
+    outcome = run_probe("window-reach", "reach_models:sharp_attention")
     blocks = outcome.details["blocks"]
     # the sharpened layer's own weights hide far positions: no window's pattern, so it is measured again
     assert blocks["1"]["trained_weights"]["kind"] == "irregular"
@@ -61,18 +71,19 @@ def test_a_twin_is_not_redrawn(run_probe, config_only) -> None:
 
 def test_rounding_of_large_logits_is_not_a_kernel_disagreement(run_probe, large_logits: str) -> None:
     outcome = run_probe("kernel-agreement", large_logits)
-    eager = outcome.details["kernels"]["eager"]
-    assert eager["within_tolerance"] is False  # over atol 1e-6 + rtol 1e-4 ...
-    noise = eager["rounding_noise"]
-    assert noise["source"] == "sdpa in float32 against sdpa in float64"
-    assert eager["max_abs_diff"] <= noise["factor"] * noise["value"]  # ... and within sdpa's own rounding
-    assert eager["within_rounding_noise"] is True
+    sdpa = outcome.details["kernels"]["sdpa"]
+    assert sdpa["within_tolerance"] is False  # over atol 1e-6 + rtol 1e-4 of the float64 reference ...
+    allowance = outcome.details["allowance"]
+    assert allowance["source"] == "eager in the model's dtype against eager in float64"
+    # ... and within the reference path's own rounding
+    assert sdpa["distance_to_float64"] <= allowance["noise_factor"] * allowance["reference_path_rounding"]
+    assert sdpa["within_rounding"] is True
     assert outcome.status == "pass" and not outcome.findings
 
 
 def test_a_scaled_kernel_is_still_caught(run_probe) -> None:
     """The rounding rule does not excuse a kernel that computes something else (sdpa scaled by 1/d)."""
     outcome = run_probe("kernel-agreement", "tinymodels:disagreeing_kernel")
-    eager = outcome.details["kernels"]["eager"]
-    assert eager["max_abs_diff"] > eager["rounding_noise"]["factor"] * eager["rounding_noise"]["value"]
-    assert eager["within_rounding_noise"] is False and outcome.status == "fail"
+    sdpa = outcome.details["kernels"]["sdpa"]
+    assert sdpa["distance_to_float64"] > outcome.details["allowance"]["rounding_budget"]
+    assert sdpa["within_rounding"] is False and outcome.status == "fail"

@@ -1,14 +1,23 @@
-"""`window-reach`: how far back each layer sees. Perturb one position of one layer's input and watch which
-positions of that layer's output change: per layer, because a model's receptive field grows with depth.
+"""`window-reach`: how far back each layer sees, as its mask lets it: which positions of one layer's output a
+position of its input reaches, per layer, because a model's receptive field grows with depth.
 
-A change proves that a position is visible; no change proves nothing on trained weights, whose sharp attention
-can put a visible position's weight below float precision (the demo's last layer: positions 60-63 bitwise
-unchanged by position 3 of a 64-token input). A block whose reach stops short of the end without a window's or a
-chunk's pattern is therefore measured again on a copy of the model with freshly drawn weights, whose diffuse
-attention shows every position the mask lets through (the mask is the code's, not the weights'), and each
-position's reach is the longer of the two.
+A transformers model's attention layers are read through their own kernels (modelcard.probe.uniform_attention):
+each kernel is also called with the query and the key zeroed, so its softmax is uniform over exactly the
+positions its mask lets through whatever the trained weights, and with values that mark a few key positions.
+One forward reads every layer. The kernel and its mask stay the model's own.
 
-Each block is a cell (modelcard.probe.cells): measured, resumed and shared out across ranks on its own."""
+A block whose forward reaches no such kernel (a custom module, a linear or state-space layer, modeling code with
+an attention of its own) is measured through its weights instead: perturb one position of the block's input and
+watch which positions of its output change. A change proves that a position is visible; no change proves
+nothing on trained weights, whose sharp attention can put a visible position's weight below float precision (the
+demo's last layer: positions 60-63 bitwise unchanged by position 3 of a 64-token input). An attention block
+whose reach so measured stops short of the end without a window's or a chunk's pattern is measured again on a
+copy of the model with freshly drawn weights, whose diffuse attention shows every position the mask lets through,
+and each position's reach is the longer of the two. Where only trained weights measured a block, a reach shorter
+than declared is a warning, not an error: it is not proof.
+
+Each block is a cell (modelcard.probe.cells): measured, resumed and shared out across ranks on its own; the one
+forward that reads the kernels is shared by the cells of a run."""
 
 from __future__ import annotations
 
@@ -25,11 +34,13 @@ from modelcard.probe.shared import (
     WINDOWED,
     block_of,
     claimed_windows,
+    copy_refusal,
     detached_copy,
     ignored_window_keys,
     is_measured_layer,
     put,
 )
+from modelcard.probe.uniform_attention import KernelSight, kernel_visibility
 
 COMPARED = ("full", *WINDOWED)
 RELATIVE_TOLERANCE = 1e-6
@@ -37,9 +48,10 @@ RELATIVE_TOLERANCE = 1e-6
 # chunk (the same end from both) and give either's size; the rest check the pattern over several small windows
 # and chunks (a window of 3 ends at 2, 3, 4, 5, 7, 10; a chunk of 4 at 3, 3, 3, 3, 7, 11).
 POSITIONS = (0, 1, 2, 3, 5, 8)
-# Models up to this size are copied with fresh weights when trained attention hides a block's reach.
-REDRAW_PARAMETERS = 50_000_000
 REDRAW_STD = 0.02  # transformers' usual initializer_range: near-uniform attention
+# How a block's reach was measured; those whose "no change" proves a position hidden.
+BY_KERNEL, BY_WEIGHTS, BY_REDRAWN = "uniform attention through the model's kernel", "trained weights", "redrawn weights"
+PROVES_HIDDEN = (BY_KERNEL, BY_REDRAWN)
 
 
 def _sliding_end(p: int, window: int, last: int) -> int:
@@ -103,12 +115,14 @@ def measure_blocks(ctx: ProbeContext, adapter: Any, input_ids: Any, positions: l
             for index in (range(len(blocks)) if only is None else only)}
 
 
-def redrawn_copy(adapter: Any, seed: int) -> Any | None:
-    """The model with every matrix drawn afresh (vectors such as norm scales kept), for small models only."""
+def redrawn_copy(adapter: Any, seed: int) -> tuple[Any | None, str | None]:
+    """The model with every matrix drawn afresh (vectors such as norm scales kept), or None and why not: only
+    where the copy fits in memory (shared.copy_refusal)."""
     import torch
 
-    if sum(p.numel() for p in adapter.model.parameters()) > REDRAW_PARAMETERS or adapter.tp_size > 1:
-        return None
+    refusal = copy_refusal(adapter, adapter.memory_shape().element_size)
+    if refusal is not None:
+        return None, refusal
     model = detached_copy(adapter)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -116,26 +130,31 @@ def redrawn_copy(adapter: Any, seed: int) -> Any | None:
             if parameter.dim() >= 2:
                 drawn = torch.randn(parameter.shape, generator=generator) * REDRAW_STD
                 parameter.copy_(drawn.to(parameter.device, parameter.dtype))
-    return dataclasses.replace(adapter, model=model, agree=None)
+    return dataclasses.replace(adapter, model=model, agree=None), None
 
 
-def hidden_reach(measured: dict[int, dict[str, Any]]) -> list[int]:
-    """Blocks whose reach stops short of the input's end in no window's or chunk's pattern."""
-    return [index for index, got in measured.items() if got["kind"] == "irregular"]
+def hidden_reach(measured: dict[int, dict[str, Any]], declared: dict[int, list[dict[str, Any]]],
+                 length: int) -> list[int]:
+    """Blocks whose reach, measured through the weights, may hide what the mask lets through: it stops short of
+    the input's end in no window's or chunk's pattern, or short of what a layer the block stands for declares."""
+    return [index for index, got in measured.items() if got["kind"] == "irregular" or any(
+        (got["kind"], got["window"]) != (layer["kind"], layer["window"]) and not reaches_past_claim(layer, got, length)
+        and not _beyond_input(layer, got, length) for layer in declared.get(index, []))]
 
 
 def remeasure_redrawn(ctx: ProbeContext, measured: dict[int, dict[str, Any]], input_ids: Any,
                       positions: list[int]) -> dict[str, Any] | None:
     """Measure the blocks `hidden_reach` names again with fresh weights; each position's reach is the longer of
     the two measurements (either change is proof of visibility). Returns what was done, for the details."""
-    suspects = hidden_reach(measured)
+    suspects = hidden_reach(measured, declared_layers(ctx), input_ids.shape[1])
     if not suspects or ctx.adapter.twin:  # a twin's weights are freshly drawn already
         return None
-    redrawn = redrawn_copy(ctx.adapter, ctx.seed)
+    key = ("window-reach/redrawn", ctx.seed)
+    if key not in ctx.memo:  # one copy for the cells of a run, released when the run concludes
+        ctx.memo[key] = redrawn_copy(ctx.adapter, ctx.seed)
+    redrawn, refusal = ctx.memo[key]
     if redrawn is None:
-        why = (f"sharded over {ctx.adapter.tp_size} ranks (tensor parallel)" if ctx.adapter.tp_size > 1
-               else f"over {REDRAW_PARAMETERS:,} parameters")
-        return {"blocks": suspects, "done": False, "reason": f"{why}: not copied; the trained-weight reach stands"}
+        return {"blocks": suspects, "done": False, "reason": f"{refusal}; the trained-weight reach stands"}
     again = measure_blocks(ctx, redrawn, input_ids, positions, only=suspects)
     length = input_ids.shape[1]
     for index in suspects:
@@ -143,7 +162,7 @@ def remeasure_redrawn(ctx: ProbeContext, measured: dict[int, dict[str, Any]], in
         ends = {p: max(trained["ends"][p], again[index]["ends"][p]) for p in trained["ends"]}
         measured[index] = {**classify(ends, length), "ends": ends,
                            "sees_later_positions": trained["sees_later_positions"]
-                           or again[index]["sees_later_positions"],
+                           or again[index]["sees_later_positions"], "method": BY_REDRAWN,
                            "trained_weights": {"kind": trained["kind"], "reach": trained["reach"]}}
     return {"blocks": suspects, "done": True, "std": REDRAW_STD,
             "reason": "the trained weights' reach stopped short of the input's end in no window's or chunk's "
@@ -187,18 +206,77 @@ def split_blocks(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, An
     return [{"block": index} for index in range(len(ctx.adapter.blocks()))]
 
 
+def read_kernels(ctx: ProbeContext, input_ids: Any, positions: list[int]) -> dict[int, KernelSight]:
+    """Every block's kernel read in one forward (none for a custom module), shared by the cells of a run."""
+    key = ("window-reach/kernels", ctx.adapter.kernel, tuple(input_ids.shape), tuple(positions))
+    if key not in ctx.memo:
+        ctx.memo[key] = kernel_visibility(ctx.adapter, input_ids, positions) if ctx.adapter.is_transformers else {}
+    return ctx.memo[key]
+
+
+def from_sight(sight: KernelSight, positions: list[int], length: int) -> dict[str, Any]:
+    """One block's kind, window and reach from what its kernels let through. Positions seen from a marked
+    position must run without a gap from it to its end; a gap is no window's or chunk's pattern."""
+    ends, looks_ahead, gaps = {}, False, []
+    for column, p in enumerate(positions):
+        seen = sight.visible[:, column].nonzero().flatten().tolist()
+        looks_ahead = looks_ahead or any(q < p for q in seen)
+        later = [q for q in seen if q >= p]
+        ends[p] = max(later, default=p)
+        if later != list(range(p, ends[p] + 1)):
+            gaps.append(p)
+    got = {**classify(ends, length), "ends": ends, "sees_later_positions": looks_ahead, "method": BY_KERNEL,
+           "kernel_calls": sight.calls}
+    if gaps:
+        got.update(kind="irregular", window=None, gaps_after=gaps)
+    return got
+
+
 def measure_one_block(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
     length, positions = geometry(ctx, params)  # type: ignore[misc]  # split_blocks checked it
     input_ids = ctx.random_ids(length, salt=7)
-    measured = measure_blocks(ctx, ctx.adapter, input_ids, positions, only=[cell["block"]])
-    redrawn = remeasure_redrawn(ctx, measured, input_ids, positions)
-    got = measured[cell["block"]]
+    block = cell["block"]
+    sight = read_kernels(ctx, input_ids, positions).get(block)
+    redrawn = None
+    if sight is not None and not sight.unread:
+        got = from_sight(sight, positions, length)
+    else:
+        check_outputs_once(ctx, input_ids)
+        measured = measure_blocks(ctx, ctx.adapter, input_ids, positions, only=[block])
+        measured[block]["method"] = BY_WEIGHTS
+        if block in declared_layers(ctx):
+            redrawn = remeasure_redrawn(ctx, measured, input_ids, positions)
+        got = measured[block]
+        if sight is not None:
+            got["kernel_unread"] = sight.unread[:3]
     del got["ends"]
-    return {"block": cell["block"], "measured": got, "redrawn": redrawn}
+    return {"block": block, "measured": got, "redrawn": redrawn}
+
+
+def check_outputs_once(ctx: ProbeContext, input_ids: Any) -> None:
+    """One whole forward per run: the per-block forwards stop at the block they watch, so a model whose outputs
+    are not finite would otherwise go unseen (ModelAdapter.outputs raises on them)."""
+    key = ("window-reach/outputs-checked", tuple(input_ids.shape))
+    if key not in ctx.memo:
+        ctx.adapter.outputs(input_ids)
+        ctx.memo[key] = True
+
+
+def declared_layers(ctx: ProbeContext) -> dict[int, list[dict[str, Any]]]:
+    """The documented attention layers (full, sliding or chunked) each block stands for, whose window is checked."""
+    blocks = ctx.adapter.blocks()
+    by_block: dict[int, list[dict[str, Any]]] = {}
+    for layer in _documented_layers(ctx, blocks):
+        block = block_of(ctx.adapter, layer["index"], len(blocks))
+        if layer["kind"] in COMPARED and block is not None:
+            by_block.setdefault(block, []).append(layer)
+    return by_block
 
 
 def conclude_blocks(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
     length, positions = geometry(ctx, params)  # type: ignore[misc]
+    for key in [key for key in ctx.memo if isinstance(key, tuple) and str(key[0]).startswith("window-reach/")]:
+        del ctx.memo[key]  # the kernels' reading and the redrawn copy are this run's
     measured_blocks = {}
     for partial in partials:
         got = partial["measured"]
@@ -222,7 +300,7 @@ def conclude_blocks(ctx: ProbeContext, params: dict[str, Any], partials: list[di
 BLOCK_CELLS = Cells(split=split_blocks, measure=measure_one_block, conclude=conclude_blocks)
 
 
-@probe("window-reach", "How far back each layer sees", cells=BLOCK_CELLS)
+@probe("window-reach", "How far back each layer sees", cells=BLOCK_CELLS, version=2)
 def window_reach(ctx: ProbeContext, length: int | None = None, min_length: int = 64, margin: int = 16,
                  max_length: int = 16384, positions: tuple[int, ...] = POSITIONS) -> Outcome:
     params = {name: value for name, value in locals().items() if name != "ctx"}  # exactly the parameters
@@ -243,7 +321,7 @@ def compare_layers(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict
             continue
         got = blocks[block]
         pointer = f"/attention/layers/{layer['index']}"
-        row = {"index": layer["index"], "block": block,
+        row = {"index": layer["index"], "block": block, "method": got.get("method"),
                "provenance": "measured" if is_measured_layer(adapter, layer["index"]) else "derived"}
         if layer["kind"] not in COMPARED:  # linear and state-space layers: reach is reported, no window to check
             reach = "all tokens tested" if got["kind"] == "full" else f"{max(got['reach'].values())} tokens"
@@ -262,7 +340,12 @@ def compare_layers(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict
                 message = f"layer {layer['index']} claims {said} but sees the whole {length:,}-token input"
             else:
                 message = f"layer {layer['index']} claims {said} but measures {seen}"
-            outcome.findings.append(finding("error", f"{pointer}/window", said, seen, message))
+            proven = got.get("method") in PROVES_HIDDEN or adapter.twin or reaches_past_claim(layer, got, length)
+            if not proven:
+                message += (" (measured through the trained weights, which can hide a position the mask lets "
+                            "through: not proof)")
+            outcome.findings.append(finding("error" if proven else "warning", f"{pointer}/window", said, seen,
+                                            message))
         if got["kind"] in COMPARED and not layer.get("claimed_only"):
             put(outcome, adapter, layer["index"], f"{pointer}/kind", got["kind"])
             put(outcome, adapter, layer["index"], f"{pointer}/window", got["window"])
@@ -280,6 +363,37 @@ def compare_layers(ctx: ProbeContext, layers: list[dict[str, Any]], blocks: dict
         _window_beyond_input(ctx, unreached, outcome, length)
     _stack_windows(ctx, outcome)
     _ignored_keys(ctx, layers, blocks, outcome, length)
+    _later_positions(ctx, rows, blocks, outcome)
+
+
+def reaches_past_claim(layer: dict[str, Any], got: dict[str, Any], length: int) -> bool:
+    """Whether a block sees a position its layer's declaration hides: a later position, or one past the declared
+    window's or chunk's end. A change is proof of visibility, whatever measured it."""
+    last = length - 1
+    window = layer.get("window")
+    claimed_end = {"sliding": lambda p: _sliding_end(p, window, last),
+                   "chunked": lambda p: _chunk_end(p, window, last)}.get(layer["kind"], lambda p: last)
+    if layer["kind"] in WINDOWED and not window:
+        return bool(got["sees_later_positions"])
+    return bool(got["sees_later_positions"]) or any(int(p) + reach - 1 > claimed_end(int(p))
+                                                    for p, reach in got["reach"].items())
+
+
+def _later_positions(ctx: ProbeContext, rows: list[dict[str, Any]], blocks: dict[int, dict[str, Any]],
+                     outcome: Outcome) -> None:
+    """Layers of a stack declared causal that see later positions: proof of a leaking mask (a change is proof)."""
+    stacks = (ctx.facts.get("masking") or {}).get("stacks") or {}
+    layers = {layer["index"]: layer for layer in ctx.layers()}
+    for stack, masking in stacks.items():
+        declared = (masking or {}).get("mask") or ctx.declared.get("masking")
+        leaking = [row["index"] for row in rows if blocks[row["block"]].get("sees_later_positions")
+                   and layers.get(row["index"], {}).get("stack", stack) == stack]
+        if declared != "causal" or not leaking:
+            continue
+        shown = ", ".join(map(str, leaking[:8])) + (", ..." if len(leaking) > 8 else "")
+        outcome.findings.append(finding(
+            "error", f"/masking/stacks/{stack}/mask", "causal", {"layers_seeing_later_positions": leaking},
+            f"the {stack} stack is declared causal, but {len(leaking)} layer(s) ({shown}) see later positions"))
 
 
 def _unmapped_reason(adapter: Any, index: int, blocks: int) -> str:
