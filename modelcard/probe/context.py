@@ -17,6 +17,7 @@ class ProbeContext:
     ignored_config_keys: list[dict[str, Any]] = field(default_factory=list)
     declared: dict[str, Any] = field(default_factory=dict)  # a custom module's `modelcard_declared`
     seed: int = 0
+    prompt_format: str = "auto"  # the retrieval prompts' format: auto, base or chat
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # what cells of a run reuse (the tokenizer)
 
     def generator(self, salt: int = 0) -> Any:
@@ -38,7 +39,7 @@ class ProbeContext:
 
 
 def build_context(loaded: Any, facts: Any, seed: int, attn_implementation: str | None = None,
-                  device: str = "cpu") -> ProbeContext:
+                  device: str = "cpu", prompt_format: str = "auto") -> ProbeContext:
     """Probe the model itself when it has weights (or is a custom module); a config-only model through a
     shrunken twin of the same architecture."""
     from modelcard.inspect import inspect_loaded
@@ -60,4 +61,5 @@ def build_context(loaded: Any, facts: Any, seed: int, attn_implementation: str |
                                   config=twin.config, has_weights=True)
         subject = inspect_loaded(twin_loaded).values
     return ProbeContext(adapter=adapter, facts=values, subject_facts=subject,
-                        ignored_config_keys=list(facts.ignored_config_keys), declared=dict(loaded.declared), seed=seed)
+                        ignored_config_keys=list(facts.ignored_config_keys), declared=dict(loaded.declared), seed=seed,
+                        prompt_format=prompt_format)

@@ -5,7 +5,9 @@ depths in the filler. The accuracy with 0, 1, 3, 7 distractors, and how often th
 
 Every distractor's value is scored after the same prompt (the prefix scorer computes the prompt once), so the
 result also says whether the model prefers the gold value over every distractor's by log-likelihood. Each
-(length, distractor count) is a cell (modelcard.probe.cells)."""
+(length, distractor count) is a cell (modelcard.probe.cells). Prompts are in the model's own format
+(modelcard.probe.prompt_format); every rate has its 95% Wilson interval, and `details.shortest` is the accuracy
+without distractors at the shortest tested length."""
 
 from __future__ import annotations
 
@@ -14,26 +16,43 @@ from typing import Any
 from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import Outcome, finding, skipped
+from modelcard.probe.prompt_format import PLAIN, PromptFormat, format_of
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import (
     ANSWER,
     NEEDLE,
-    QUESTION,
     FillerStream,
     Insert,
     Prompt,
     haystack_prompt,
+    interval,
     make_key,
     make_value,
     near_duplicates,
     preflight,
     rng_for,
+    shortest_score,
 )
 from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran, stream_of
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], distractors: list[int], samples: int,
-                  digits: int, seed: int) -> tuple[list[Prompt], list[dict[str, Any]]]:
+                  digits: int, seed: int, fmt: PromptFormat = PLAIN) -> tuple[list[Prompt], list[dict[str, Any]]]:
+    """The probe's prompts: per length, distractor count and sample, the gold needle among near-duplicates.
+
+    Args:
+        codec: the model's tokenizer.
+        stream: the filler stream.
+        lengths: prompt lengths with the answer, in tokens.
+        distractors: how many near-duplicates to plant.
+        samples: prompts per (length, distractor count).
+        digits: digits of each value.
+        seed: the run's seed.
+        fmt: the prompt format (BOS, chat template).
+
+    Returns:
+        The prompts, and the lengths too short for them with the reason.
+    """
     prompts, too_short = [], []
     for length in lengths:
         made = []
@@ -52,11 +71,13 @@ def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], distract
                     answers = {"gold": codec.encode(ANSWER.format(value=values[0]))}
                     answers.update({f"distractor{n}": codec.encode(ANSWER.format(value=v))
                                     for n, v in enumerate(values[1:], 1)})
-                    question = codec.encode(QUESTION.format(key=gold))
-                    ids, starts = haystack_prompt(stream, length, inserts, question, len(answers["gold"]))
-                    made.append(Prompt(ids, answers, {"length": length, "distractors": count, "sample": sample,
-                                                      "tokens": len(ids) + len(answers["gold"]),
-                                                      "gold_at": starts[0], "distractors_at": starts[1:]}))
+                    question = fmt.question(codec, gold)
+                    hay = haystack_prompt(stream, length, inserts, question, len(answers["gold"]), fmt.prefix)
+                    made.append(Prompt(hay.ids, answers, {
+                        "length": length, "distractors": count, "sample": sample,
+                        "tokens": len(hay.ids) + len(answers["gold"]), "gold_at": hay.starts[0],
+                        "distractors_at": hay.starts[1:], "gold_depth": depths[0], "gold_depth_actual": hay.depths[0],
+                        "distractor_depths": depths[1:], "distractor_depths_actual": hay.depths[1:]}))
         except ValueError as error:
             too_short.append({"length": length, "reason": str(error)})
             continue
@@ -73,14 +94,20 @@ def tally(items: list[tuple[Prompt, dict[str, Any]]]) -> dict[str, Any]:
         confused += any(o.exact for o in others)  # greedy decoding would write that distractor's value
         preferred += all(gold.logprob > o.logprob for o in others)
     n = len(items)
-    return {"accuracy": round(accuracy / n, 4), "confusion": round(confused / n, 4),
-            "prefers_gold": round(preferred / n, 4), "samples": n}
+    return {"accuracy": round(accuracy / n, 4), "accuracy_interval": interval(accuracy, n),
+            "confusion": round(confused / n, 4), "confusion_interval": interval(confused, n),
+            "prefers_gold": round(preferred / n, 4), "prefers_gold_interval": interval(preferred, n), "samples": n,
+            "successes": accuracy}
 
 
 def split_multikey(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
     codec, why = preflight(ctx)
     if codec is None:
         return skipped(why or "no tokenizer")
+    try:
+        format_of(ctx, codec)
+    except ValueError as error:
+        return skipped(str(error))
     return [{"length": n, "distractors": count} for n in sorted({int(n) for n in params["lengths"]})
             for count in sorted({int(n) for n in params["distractors"]})]
 
@@ -92,7 +119,7 @@ def measure_multikey(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, 
     def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
         stream = stream_of(ctx, codec, length, params["filler"])
         return build_prompts(codec, stream, [length], [cell["distractors"]], params["samples"], params["digits"],
-                             ctx.seed)
+                             ctx.seed, fmt=format_of(ctx, codec))
 
     return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
 
@@ -111,6 +138,8 @@ def conclude_multikey(ctx: ProbeContext, params: dict[str, Any], partials: list[
                                                   if p.info["length"] == length and p.info["distractors"] == count])
                               for count in counts}
     most, least = str(counts[-1]), str(counts[0])
+    first = min(table, key=int)
+    first_row = table[first][least]  # the task without distractors at the shortest length
     eligible = [n for n in table if table[n][least]["accuracy"] >= min_base] or list(table)[:1]
     worst = min(eligible, key=lambda n: table[n][most]["accuracy"] - fraction * table[n][least]["accuracy"])
     row = table[worst]
@@ -121,7 +150,9 @@ def conclude_multikey(ctx: ProbeContext, params: dict[str, Any], partials: list[
     outcome = Outcome(status="pass", metric=f"accuracy with {most} distractors", value=crowded, unit=None,
                       threshold={"fraction_of_clean": fraction, "min_base": min_base},
                       details={"summary": summary, "by_length": table, "worst_length": int(worst),
-                               "skipped_lengths": skipped_lengths, "tokenizer": codec.name, "filler": filler,
+                               "shortest": shortest_score(int(first), first_row["successes"], first_row["samples"]),
+                               "skipped_lengths": skipped_lengths, "tokenizer": codec.name,
+                               "prompt_format": format_of(ctx, codec).as_dict(), "filler": filler,
                                "compute": merged.compute, "memory": merged.memory})
     if clean < min_base:
         # Measured, but it cannot answer its question: a model that does not retrieve a lone needle cannot be
@@ -143,7 +174,7 @@ MULTIKEY_CELLS = Cells(split=split_multikey, measure=measure_multikey, conclude=
                        cost=lambda cell: float(cell["length"] * (1 + cell["distractors"])))
 
 
-@probe("multikey-distractors", "Retrieval among near-duplicate needles", cells=MULTIKEY_CELLS)
+@probe("multikey-distractors", "Retrieval among near-duplicate needles", cells=MULTIKEY_CELLS, version=2)
 def multikey_distractors(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 2048),
                          distractors: tuple[int, ...] = (0, 1, 3, 7), samples: int = 8, digits: int = 6,
                          filler: str = "varied", fraction: float = 0.85, min_base: float = 0.5,

@@ -5,37 +5,58 @@ in between) / mean accuracy at the ends; 0 is flat, 1 means the middle is lost e
 are worse. A position whose accuracy is under a fraction of the best position's is lost, wherever it is: the
 middle (the U of "lost in the middle") or an end (a model that only reads its most recent tokens loses the
 start). All questions of one sample follow the same context, which the prefix scorer computes once: each (length,
-sample) is a cell (modelcard.probe.cells)."""
+sample) is a cell (modelcard.probe.cells). Prompts are in the model's own format (modelcard.probe.prompt_format);
+each accuracy has its 95% Wilson interval, and `details.shortest` is the accuracy over every position at the
+shortest tested length."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
+from modelcard.probe.intervals import wilson as wilson_counts
 from modelcard.probe.outcome import Outcome, finding, skipped
+from modelcard.probe.prompt_format import PLAIN, PromptFormat, format_of
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import (
     ANSWER,
     NEEDLE,
-    QUESTION,
     FillerStream,
     Insert,
     Prompt,
     distinct_keys,
     haystack,
+    interval,
     make_value,
     preflight,
     rng_for,
+    shortest_score,
 )
 from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran, stream_of
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], positions: list[float], needles: int,
-                  samples: int, digits: int, seed: int, only: int | None = None
+                  samples: int, digits: int, seed: int, only: int | None = None, fmt: PromptFormat = PLAIN
                   ) -> tuple[list[Prompt], list[dict[str, Any]]]:
-    """The probe's prompts; `only` builds that sample alone (the same prompts: every seed names its sample)."""
+    """The probe's prompts: per length and sample, one context with `needles` needles spread evenly, then one
+    question per asked position.
+
+    Args:
+        codec: the model's tokenizer.
+        stream: the filler stream.
+        lengths: prompt lengths with the answer, in tokens.
+        positions: the relative positions asked for (0: the first needle, 1: the last).
+        needles: needles in each context.
+        samples: contexts per length.
+        digits: digits of each value.
+        seed: the run's seed.
+        only: build that sample alone (the same prompts: every seed names its sample).
+        fmt: the prompt format (BOS, chat template).
+
+    Returns:
+        The prompts, and the lengths too short for them with the reason.
+    """
     prompts, too_short = [], []
     asked = sorted({round(p * (needles - 1)) for p in positions})
     for length in lengths:
@@ -49,18 +70,20 @@ def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], position
                     values.append(make_value(rng, digits, values))
                 inserts = [Insert(codec.encode(NEEDLE.format(key=k, value=v)), i / (needles - 1))
                            for i, (k, v) in enumerate(zip(keys, values, strict=True))]
-                questions = {i: codec.encode(QUESTION.format(key=keys[i])) for i in asked}
+                questions = {i: fmt.question(codec, keys[i]) for i in asked}
                 answers = {i: codec.encode(ANSWER.format(value=values[i])) for i in asked}
                 reserve = max(len(questions[i]) + len(answers[i]) for i in asked)
-                context, starts, used = haystack(stream, length, inserts, reserve)
+                hay = haystack(stream, length, inserts, len(fmt.prefix) + reserve)
+                context = [*fmt.prefix, *hay.ids]
                 for i in asked:
                     # Questions differ in length by a few tokens: filler makes up the difference, so every prompt
                     # is exactly `length` tokens with its answer and all share the context before it.
-                    pad = stream.ids[used:used + reserve - len(questions[i]) - len(answers[i])]
+                    pad = stream.ids[hay.fill:hay.fill + reserve - len(questions[i]) - len(answers[i])]
                     ids = context + pad + questions[i]
                     made.append(Prompt(ids, {"value": answers[i]}, {
                         "length": length, "position": i / (needles - 1), "index": i, "sample": sample,
-                        "tokens": len(ids) + len(answers[i]), "gold_at": starts[i]}))
+                        "tokens": len(ids) + len(answers[i]), "gold_at": len(fmt.prefix) + hay.starts[i],
+                        "gold_depth_actual": hay.depths[i]}))
         except ValueError as error:
             too_short.append({"length": length, "reason": str(error)})
             continue
@@ -82,13 +105,9 @@ def _position_words(position: float) -> str:
             1.0: "at the end"}.get(position, f"{position:.0%} in")
 
 
-def wilson(rate: float, samples: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a success rate over `samples` trials (95% by default)."""
-    if samples <= 0:
-        return 0.0, 1.0
-    centre = (rate + z * z / (2 * samples)) / (1 + z * z / samples)
-    half = z * math.sqrt(rate * (1 - rate) / samples + z * z / (4 * samples * samples)) / (1 + z * z / samples)
-    return max(0.0, centre - half), min(1.0, centre + half)
+def wilson(rate: float, samples: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a success rate over `samples` trials (modelcard.probe.intervals)."""
+    return wilson_counts(rate * samples, samples)
 
 
 def position_losses(by_length: dict[str, dict[str, Any]], fraction: float,
@@ -131,6 +150,10 @@ def split_positions(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str,
         return skipped(why or "no tokenizer")
     if not 3 <= params["needles"] <= 24:
         return skipped(f"needles must be between 3 and 24 (distinct keys), not {params['needles']}")
+    try:
+        format_of(ctx, codec)
+    except ValueError as error:
+        return skipped(str(error))
     return [{"length": n, "sample": sample} for n in sorted({int(n) for n in params["lengths"]})
             for sample in range(params["samples"])]
 
@@ -142,7 +165,8 @@ def measure_positions(ctx: ProbeContext, params: dict[str, Any], cell: dict[str,
     def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
         stream = stream_of(ctx, codec, length, params["filler"])
         return build_prompts(codec, stream, [length], [float(p) for p in params["positions"]], params["needles"],
-                             params["samples"], params["digits"], ctx.seed, only=cell["sample"])
+                             params["samples"], params["digits"], ctx.seed, only=cell["sample"],
+                             fmt=format_of(ctx, codec))
 
     return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
 
@@ -158,13 +182,15 @@ def conclude_positions(ctx: ProbeContext, params: dict[str, Any], partials: list
     by_length: dict[str, dict[str, Any]] = {}
     for length in sorted({p.info["length"] for p in prompts}):
         marks = sorted({p.info["position"] for p in prompts if p.info["length"] == length})
-        accuracy = []
+        accuracy, intervals = [], []
         for mark in marks:
             exact = [s["value"].exact for p, s in zip(prompts, scores, strict=True)
                      if p.info["length"] == length and p.info["position"] == mark]
             accuracy.append(round(sum(exact) / len(exact), 4))
+            intervals.append(interval(sum(exact), len(exact)))
         ends = (accuracy[0] + accuracy[-1]) / 2
         by_length[str(length)] = {"positions": [round(m, 4) for m in marks], "accuracy": accuracy,
+                                  "accuracy_intervals": intervals,
                                   "u_index": u_index(accuracy), "ends": round(ends, 4),
                                   "middle_min": min(accuracy[1:-1]) if len(accuracy) > 2 else None,
                                   "best": max(accuracy), "samples": samples}
@@ -178,7 +204,9 @@ def conclude_positions(ctx: ProbeContext, params: dict[str, Any], partials: list
     outcome = Outcome(status="fail" if losses else "pass", metric="U-shape index (largest over lengths)",
                       value=headline, unit=None, threshold={"fraction_of_best": fraction, "min_base": min_base},
                       details={"summary": summary, "by_length": by_length, "needles": needles, "losses": losses,
-                               "skipped_lengths": skipped_lengths, "tokenizer": codec.name, "filler": filler,
+                               "shortest": shortest_of(prompts, scores), "skipped_lengths": skipped_lengths,
+                               "tokenizer": codec.name, "prompt_format": format_of(ctx, codec).as_dict(),
+                               "filler": filler,
                                "compute": merged.compute, "memory": merged.memory})
     for where, loss in losses.items():
         outcome.findings.append(finding(
@@ -199,11 +227,19 @@ def conclude_positions(ctx: ProbeContext, params: dict[str, Any], partials: list
     return outcome
 
 
+def shortest_of(prompts: list[Prompt], scores: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accuracy over every asked position at the shortest tested length, with its interval."""
+    length = min(p.info["length"] for p in prompts)
+    exact = [s["value"].exact for p, s in zip(prompts, scores, strict=True) if p.info["length"] == length]
+    return shortest_score(length, sum(exact), len(exact))
+
+
 POSITION_CELLS = Cells(split=split_positions, measure=measure_positions, conclude=conclude_positions,
                        cost=lambda cell: float(cell["length"]))
 
 
-@probe("position-sensitivity", "Lost in the middle: accuracy by position of the gold item", cells=POSITION_CELLS)
+@probe("position-sensitivity", "Lost in the middle: accuracy by position of the gold item", cells=POSITION_CELLS,
+       version=2)
 def position_sensitivity(ctx: ProbeContext, lengths: tuple[int, ...] = (512, 2048),
                          positions: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0), needles: int = 9,
                          samples: int = 8, digits: int = 6, filler: str = "varied", fraction: float = 0.85,
