@@ -6,9 +6,12 @@ and, where prompts of a length are independent, one depth, distractor count or s
    skipped with the estimate in its reason;
 3. its prompts are built exactly as the whole grid would build them (the filler stream is one seeded stream
    whatever length it was built to, and every seed names its length, depth and sample), scored through the
-   prefix scorer (which shares the prefix within the cell) while its peak memory is measured;
+   prefix scorer (which shares the prefix within the cell) while its peak memory is measured; one prompt of the
+   cell is then scored again by one full forward with no cache, and a difference beyond the dtype's rounding
+   ends the probe as an error (modelcard.probe.prefix_scoring);
 4. the partial result keeps every prompt's description and scores, the lengths skipped and why, the compute
-   counts and the memory estimate beside the measured peak.
+   counts (with how the cache was shared and the check against the full forward) and the memory estimate beside
+   the measured peak.
 
 Merging puts the cells back in the order they were listed; a length any of whose cells was skipped is dropped
 whole, so a length is either tested in full or listed as skipped, as in a run without cells."""
@@ -66,7 +69,9 @@ def measure_length(ctx: Any, value: int, tokens: int, chunk: int, share: bool,
     partial["skipped"] += [{**item, **extra} for item in lost]
     partial["prompts"] = [{"info": prompt.info, "scores": {name: _score_json(s) for name, s in score.items()}}
                           for prompt, score in zip(prompts, scores, strict=True)]
-    partial["compute"] = vars(scorer.stats)
+    partial["compute"] = dict(vars(scorer.stats))
+    if scorer.stats.verification is not None:
+        partial["compute"]["verification"] = {what: value, **extra, **scorer.stats.verification}
     if prompts:
         partial["memory"] = {what: value, "estimated_peak": estimate.total, "estimate": estimate.as_dict(),
                              "measured_peak": meter.peak, "measured": meter.how}
@@ -110,7 +115,34 @@ def _merge_compute(parts: list[dict[str, Any]]) -> dict[str, Any]:
             "ratio": round(tokens / without, 4) if without else None,
             "forwards": sum(part["forwards"] for part in parts),
             "cache_copies": sum(part["cache_copies"] for part in parts),
-            "cells": len(parts), "shared": "within each cell (the prompts of one length and depth or sample)"}
+            "cells": len(parts), "shared": "within each cell (the prompts of one length and depth or sample)",
+            "sharing_reasons": sorted({part["sharing_reason"] for part in parts if part.get("sharing_reason")}),
+            "verification": merge_verification([part["verification"] for part in parts if part.get("verification")])}
+
+
+def merge_verification(checks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every cell's check of one prompt against its own full forward, and the worst of them.
+
+    Args:
+        checks: the cells' verification records (modelcard.probe.prefix_scoring.verify_against_full_forward).
+
+    Returns:
+        cells checked, the largest log-probability difference and its tolerance, the lowest argmax agreement,
+        and the per-cell records.
+    """
+    done = [check for check in checks if check.get("checked")]
+    merged: dict[str, Any] = {"cells_checked": len(done), "cells_not_checked": len(checks) - len(done),
+                              "reference": "one full forward of the whole sequence, no cache", "cells": checks}
+    if done:
+        worst = max(done, key=lambda check: check["max_abs_logprob_difference"] / max(check["tolerance"], 1e-30))
+        merged.update(max_abs_logprob_difference=max(c["max_abs_logprob_difference"] for c in done),
+                      worst_over_tolerance=round(worst["max_abs_logprob_difference"] / max(worst["tolerance"], 1e-30),
+                                                 4),
+                      worst_tolerance=worst["tolerance"], tolerance_source=worst["tolerance_source"],
+                      argmax_agreement_min=min(c["argmax_agreement"] for c in done))
+    else:
+        merged["reason"] = "; ".join(sorted({c.get("reason", "") for c in checks})) or "no cell was scored"
+    return merged
 
 
 def _merge_memory(parts: list[dict[str, Any]], what: str, dropped: set[Any]) -> list[dict[str, Any]]:

@@ -68,3 +68,31 @@ def test_the_rule_is_stated() -> None:
     assert "0.85 x the model's own" in result["statement"] and "NoLiMa" in result["statement"]
     assert "RULER" in result["absolute"]["statement"]
     assert effective_context({})["reason"] == "no length could be tested"
+
+
+def test_with_counts_a_drop_that_noise_explains_is_uncertain_not_a_collapse() -> None:
+    """4 prompts per length: 4/4 then 3/4. The point score (75%) is under 0.85 x 100%, but 3 of 4 has a Wilson
+    interval up to 95%, over 0.85 x the base's lower end (51%): it cannot be told from noise."""
+    scores, counts = {256: 1.0, 512: 0.75}, {256: (4, 4), 512: (3, 4)}
+    result = effective_context(scores, counts=counts)
+    assert result["value"] == result["holds_through"] == 512 and result["collapse"] is None
+    assert result["uncertain"] == [512] and result["judged"] == "95% Wilson intervals"
+    assert result["intervals"]["512"]["low"] < 0.75 < result["intervals"]["512"]["high"]
+    assert "within noise" in describe(result, None, scores)
+    assert effective_context(scores)["collapse"] == {"length": 512, "score": 0.75}  # point scores: a collapse
+
+
+def test_with_counts_a_drop_the_evidence_shows_is_a_collapse() -> None:
+    scores, counts = {256: 1.0, 512: 0.1}, {256: (100, 100), 512: (10, 100)}
+    result = effective_context(scores, counts=counts)
+    assert result["value"] == result["holds_through"] == 256
+    assert result["collapse"]["length"] == 512 and result["collapse"]["interval"][1] < 0.85 * 0.96
+    assert result["uncertain"] == []
+
+
+def test_lengths_straddle_each_window() -> None:
+    from modelcard.probe.retrieval import exact_lengths
+
+    assert exact_lengths(None, 256, 4096, 8192, windows=[1024]) == [256, 512, 896, 1024, 1152, 2048, 4096]
+    assert exact_lengths(None, 16, 64, None, windows=[16]) == [16, 18, 32, 64]  # 16 - 2 is under the minimum
+    assert exact_lengths([300, 100], 16, 64, None, windows=[16]) == [100, 300]  # an explicit list is kept as is

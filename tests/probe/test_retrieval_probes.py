@@ -214,13 +214,17 @@ def test_a_length_too_short_for_the_question_is_skipped_with_the_reason(run_prob
 
 def test_copy_distance_on_a_perfect_copier_and_a_windowed_one(run_probe) -> None:
     perfect = run(run_probe, "copy-distance", "oracle", distances=[16, 128, 512], samples=1)
-    assert [row["accuracy"] for row in perfect.details["distances"]] == [1.0, 1.0, 1.0]
+    # The printable characters of the oracle's byte-level tokenizer, not random ids: its longest-match tie-break
+    # may miss one token where a character repeats inside the first copy.
+    assert perfect.details["source"]["kind"] == "characters"
+    assert all(row["accuracy"] >= 0.99 for row in perfect.details["distances"])
     assert perfect.status == "pass" and perfect.value == 512
     windowed_ = run(run_probe, "copy-distance", "windowed", distances=[16, 128, 512, 1024], samples=1)
     accuracy = {row["distance"]: row["accuracy"] for row in windowed_.details["distances"]}
-    assert accuracy[16] == accuracy[512] == 1.0 and accuracy[1024] == 0.0
+    # Past its window the copier only guesses from what it still sees.
+    assert min(accuracy[16], accuracy[512]) >= 0.99 and accuracy[1024] < 0.6
     assert windowed_.status == "fail" and windowed_.value == 512
-    assert windowed_.findings[0]["measured"] == {"holds_through": 512, "distance": 1024, "accuracy": 0.0}
+    assert windowed_.findings[0]["measured"] == {"holds_through": 512, "distance": 1024, "accuracy": accuracy[1024]}
 
 
 def test_copy_distance_needs_no_tokenizer(run_probe) -> None:
@@ -384,7 +388,7 @@ def test_the_five_probes_in_a_card(run_cli, tmp_path: Path) -> None:
     suite.write_text(
         "name: retrieval\ndescription: the five retrieval probes, small\nprobes:\n"
         "  - id: copy-distance\n    params: {distances: [16, 512, 1024], samples: 1}\n"
-        "  - id: passkey-grid\n    params: {lengths: [256, 512, 1024, 8192], samples: 1}\n"
+        "  - id: passkey-grid\n    params: {lengths: [256, 512, 1024, 8192], samples: 4}\n"
         "  - id: multikey-distractors\n    params: {lengths: [512], distractors: [0, 3], samples: 2}\n"
         "  - id: position-sensitivity\n    params: {lengths: [512], samples: 2}\n"
         "  - id: injected-instruction\n    params: {lengths: [512], samples: 2}\n", encoding="utf-8")
