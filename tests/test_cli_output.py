@@ -22,7 +22,8 @@ def test_generate_says_each_probe_once_then_where_the_card_is(tmp_path, run_cli)
     result = run_cli("generate", "--suite", suite, "-o", tmp_path / "card", "--disclosures",
                      Path(__file__).parent / "golden" / "demo-disclosures.yaml")
     assert result.code == 0, result.err
-    said = lines(result.err)
+    estimate, *said = lines(result.err)
+    assert estimate.startswith("estimate: two on this CPU: ")  # before the first probe
     assert [line.split()[:2] for line in said[:2]] == [["pass", "mask-leak"], ["pass", "kv-layout"]]
     assert sum("mask-leak" in line for line in said) == 1  # no bar, no duplicate
     assert said[2] == f"card written to {tmp_path / 'card'}/: README.md, card.html, card.json and 1 chart " \

@@ -8,7 +8,9 @@ A probe with natural parts registers them with `Cells`:
 - `measure(ctx, params, cell)` does one cell's work and returns its partial result as JSON;
 - `conclude(ctx, params, partials)` turns the partials, in the order `split` listed the cells, into the probe's
   Outcome;
-- `cost(cell)` is a relative cost, used only to hand out cells of similar size in the same round.
+- `cost(cell)` is a relative cost, used only to order the cells (smallest first: cells of similar size share a
+  round, and under a short time limit the small ones run). Their time is estimated in seconds by
+  modelcard.probe.timing, from the work a probe registers there.
 
 A probe called directly runs its cells one after another and concludes (`run_all`), so a run in one process, a
 run resumed from stored cells and a run split across ranks compute every cell the same way: only the order and

@@ -31,6 +31,11 @@ class ProbeAborted(Exception):  # noqa: N818 - a verdict the runner records as t
     (not the user's Ctrl-C) or another BaseException that is not an Exception."""
 
 
+class ProbeTimedOut(ProbeAborted):
+    """The probe ran past its time limit (a ProbeAborted: a caller that does not tell them apart records it the
+    same way)."""
+
+
 def can_time_limit() -> bool:
     """A SIGALRM timer can be armed here: the main thread of a platform with `setitimer`."""
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
@@ -131,6 +136,8 @@ def call_bounded(run: Callable[[], T], seconds: float | None = None) -> T:
         return result
     if isinstance(failure, Exception):
         raise failure
+    if isinstance(failure, ProbeTimeout):
+        raise ProbeTimedOut(describe(failure, limit)) from None
     raise ProbeAborted(describe(failure, limit)) from None
 
 
