@@ -2,6 +2,18 @@
 
 Torch and transformers are imported here, inside the functions, so that commands that never load a
 model (`--help`, `validate`, `render`, `check`) stay light.
+
+Whose failure is it? When transformers fails to build a config or a model, or to load its weights:
+1. By type, the input's (exit 2, one line): OSError (a file missing, unreadable or refused; huggingface_hub's
+   misses), ValueError (a value transformers or torch refuses: a bad config value, a malformed file), EOFError
+   and pickle.UnpicklingError (a truncated or refused pickle), safetensors' SafetensorError (a corrupt file),
+   MemoryError (weights larger than this machine), and the validation errors of transformers' config classes.
+2. By place, the input's too: any other exception raised in code that only reads the input: a config class
+   (transformers' configuration_*.py reading the config's values), the file readers (torch.serialization,
+   safetensors, pickle) or the model's own remote code (transformers_modules, trusted with --trust-remote-code).
+3. Anything else is a bug, in transformers or here (an AttributeError, TypeError, KeyError or RuntimeError in
+   the modeling or loading code, on a config that passed modelcard's checks): it propagates, and the CLI ends
+   with exit 3 and the traceback, never with "cannot load the weights".
 """
 
 from __future__ import annotations
@@ -179,8 +191,60 @@ def _config_from_dict(data: dict, where: Path, options: LoadOptions) -> tuple[An
         return AutoConfig.for_model(**data), remote
     except ModelcardError:
         raise
-    except Exception as error:  # anything transformers' config code raises on this input is the input's fault
+    except Exception as error:
+        if not is_input_fault(error):
+            raise
         raise BadInput(where, f"transformers cannot build this config: {_one_line(error)}") from None
+
+
+def is_input_fault(error: BaseException) -> bool:
+    """Whether a failure of transformers (or torch, safetensors) on this input is the input's fault: the rule in
+    the module's docstring, by the exception's type, then by where it was raised.
+
+    Args:
+        error: the exception caught around a call into transformers.
+
+    Returns:
+        True for exit 2 (the input's fault); False for a bug, which the caller re-raises (exit 3).
+    """
+    if isinstance(error, _input_error_types()):
+        return True
+    frame = _innermost_library_frame(error)
+    return frame is not None and _READS_INPUT.search(frame.replace("\\", "/")) is not None
+
+
+_READS_INPUT = re.compile(r"/transformers/(configuration_utils|models/[^/]+/configuration_[^/]+)\.py$"
+                          r"|/torch/(serialization|_weights_only_unpickler)\.py$|/safetensors/|/pickle\.py$"
+                          r"|/transformers_modules/")
+
+
+def _input_error_types() -> tuple[type[BaseException], ...]:
+    import pickle
+
+    types: list[type[BaseException]] = [OSError, ValueError, EOFError, MemoryError, pickle.UnpicklingError]
+    with contextlib.suppress(ImportError):
+        from safetensors import SafetensorError
+
+        types.append(SafetensorError)
+    with contextlib.suppress(ImportError):  # a config value that transformers' config validators refuse
+        from huggingface_hub.errors import StrictDataclassClassValidationError, StrictDataclassFieldValidationError
+
+        types += [StrictDataclassClassValidationError, StrictDataclassFieldValidationError]
+    return tuple(types)
+
+
+def _innermost_library_frame(error: BaseException) -> str | None:
+    """The file of the innermost frame that is not Python's standard library (a config class calling
+    copy.deepcopy raised in the config class, not in copy.py)."""
+    import sysconfig
+    import traceback
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    files = [frame.filename for frame in traceback.extract_tb(error.__traceback__)]
+    for filename in reversed(files):
+        if not filename.startswith(stdlib) or "site-packages" in filename or filename.endswith("pickle.py"):
+            return filename
+    return files[-1] if files else None
 
 
 def _tf_version() -> str:
@@ -349,7 +413,9 @@ def build_on_meta(config: Any, where: Path, options: LoadOptions, model_class: A
             model = model_class._from_config(config, **kwargs)
     except ModelcardError:
         raise
-    except Exception as error:  # the modeling code failing on this config is the config's fault
+    except Exception as error:
+        if not is_input_fault(error):
+            raise
         raise BadInput(where, f"transformers cannot build {config.model_type}: {_one_line(error)}") from None
     model.eval()
     return model
@@ -477,10 +543,12 @@ def _from_pretrained(folder: str, config: Any, where: Path, options: LoadOptions
         raise
     except MemoryError:
         raise BadInput(where.parent, "out of memory loading the weights") from None
-    except Exception as error:  # corrupt or refused weights (an unsafe pickle under weights_only) are input
+    except Exception as error:
         problem = placement_problem(error, options, model_class)
         if problem:
             raise BadInput(where.parent, problem) from None
+        if not is_input_fault(error):  # a bug in transformers' loading code, not a corrupt or refused file
+            raise
         raise BadInput(where.parent, f"cannot load the weights: {type(error).__name__}: {_one_line(error)}") from None
     finally:
         hf_logging.set_verbosity(verbosity)

@@ -1,5 +1,7 @@
-"""Peak memory of one forward pass. On CUDA, the allocator's own peak; elsewhere, the peak of bytes held by
-live tensors that the forward created, tracked op by op (torch has no CPU allocator statistics)."""
+"""Peak memory of one forward pass above the weights. On CUDA, the allocator's own peak above what was allocated
+before; elsewhere, the peak of bytes held by live tensors that the forward created, tracked op by op (torch has
+no CPU allocator statistics). Views and in-place results share a storage the forward was given (a weight's
+transpose is the weight) and are not counted."""
 
 from __future__ import annotations
 
@@ -41,11 +43,19 @@ def _tracker() -> Any:
 
         def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
             out = func(*args, **(kwargs or {}))
+            given: set[int] | None = None  # the storages of the op's inputs, read only when needed
             for value in pytree.tree_leaves(out):
                 if hasattr(value, "untyped_storage") and value.device.type != "meta":
                     storage = value.untyped_storage()
                     ref = StorageWeakRef(storage)
-                    if ref.cdata not in self.live:
+                    if ref.cdata in self.live:
+                        continue
+                    if given is None:
+                        given = {StorageWeakRef(v.untyped_storage()).cdata for v in pytree.tree_leaves((args, kwargs))
+                                 if hasattr(v, "untyped_storage") and v.device.type != "meta"}
+                    # a view or an in-place result shares its input's storage: a weight's transpose (`t`) is
+                    # the weight, not memory the forward allocated
+                    if ref.cdata not in given:
                         self.live[ref.cdata] = (ref, storage.nbytes())
                         self.held += storage.nbytes()
             if self.held > self.peak:
@@ -55,3 +65,4 @@ def _tracker() -> Any:
             return out
 
     return LiveTensorBytes()
+

@@ -22,6 +22,7 @@ class ProbeSpec:
     run: Callable[..., Any]  # run(ctx: ProbeContext, **params) -> Outcome
     defaults: dict[str, Any]
     cells: Cells | None = None  # the probe's parts; None: it runs whole, as one cell
+    version: int = 1  # bumped when the probe's method changes: a result of another version is never reused
 
     def params(self, given: dict[str, Any], where: object) -> dict[str, Any]:
         """The full parameter set: defaults overlaid with `given`, refusing names the probe does not take."""
@@ -36,9 +37,22 @@ class ProbeSpec:
 PROBES: dict[str, ProbeSpec] = {}
 
 
-def probe(probe_id: str, title: str, cells: Cells | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `function(ctx, **params)` as probe `probe_id`; its keyword defaults are the parameters. `cells`:
-    how its work splits into parts that run (and resume) one by one; `function` then runs them all in turn."""
+def probe(probe_id: str, title: str, cells: Cells | None = None,
+          version: int = 1) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `function(ctx, **params)` as probe `probe_id`; its keyword defaults are the parameters.
+
+    Args:
+        probe_id: the id suites and records name it by.
+        title: one line for the card.
+        cells: how its work splits into parts that run (and resume) one by one; `function` then runs them all.
+        version: the method's version, recorded with every result; bump it when what the probe measures or how
+            it judges changes, so that stored results of the old method are measured again, never reused.
+
+    Returns:
+        The decorator, which registers the function and returns it unchanged.
+    """
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"probe {probe_id!r}: version must be a positive integer, not {version!r}")
 
     def register(function: Callable[..., Any]) -> Callable[..., Any]:
         if probe_id in PROBES:
@@ -46,7 +60,7 @@ def probe(probe_id: str, title: str, cells: Cells | None = None) -> Callable[[Ca
         signature = inspect.signature(function)
         defaults = {name: p.default for name, p in list(signature.parameters.items())[1:]
                     if p.default is not inspect.Parameter.empty}
-        PROBES[probe_id] = ProbeSpec(probe_id, title, function, defaults, cells)
+        PROBES[probe_id] = ProbeSpec(probe_id, title, function, defaults, cells, version)
         return function
 
     return register

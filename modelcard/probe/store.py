@@ -1,6 +1,8 @@
 """Where a probe run keeps its results so that a rerun resumes: one JSON file per finished probe, written
-atomically, and a manifest naming what the results belong to (model, suite, seed, kernel, device), so that a
-rerun with other settings never reuses stale results.
+atomically, and a manifest naming what the results belong to (model, its weights, tokenizer and chat template,
+the Hub commit, suite, seed, kernel, device, libraries), so that a rerun with other settings never reuses stale
+results. Each result and cell also carries its probe's `version` (modelcard.probe.registry): one measured by
+another version of the probe's method is measured again, never reused.
 
 The store only ever deletes what it wrote: the manifest lists every result file it writes (before writing it),
 and results of another run are removed by that list, never by a pattern, and only plain `<key>.json` names in
@@ -118,13 +120,26 @@ class ResultStore:
         self._write_manifest()
         self.resumable = True
 
-    def load(self, key: str, params: dict[str, Any]) -> dict[str, Any] | None:
-        """The stored result of `key` when this store wrote it for these parameters; None to run it again."""
+    def load(self, key: str, params: dict[str, Any], version: int = 1) -> dict[str, Any] | None:
+        """The stored result of `key`, or None to run it again.
+
+        Args:
+            key: the probe's key in the suite (its id, or `id.N` for its N-th entry).
+            params: the parameters it runs with now.
+            version: the probe's version now (ProbeSpec.version).
+
+        Returns:
+            The stored result when this store wrote it for these parameters and this version; None otherwise (a
+            result without a version predates versions and is never reused).
+        """
         name = f"{key}.json"
         if not self.resumable or name not in self.files:
             return None
         stored = self._read_json(name)
-        return stored if _is_result(stored) and stored["record"]["params"] == params else None
+        if not _is_result(stored):
+            return None
+        record = stored["record"]
+        return stored if record["params"] == params and _same_version(record.get("version"), version) else None
 
     def save(self, key: str, result: dict[str, Any]) -> None:
         name = f"{key}.json"
@@ -137,13 +152,18 @@ class ResultStore:
         write_text(self.folder / name, json.dumps(result, indent=2, sort_keys=True) + "\n")
 
 
-    def load_cell(self, key: str, index: int, cell: dict[str, Any], params: dict[str, Any]) -> dict[str, Any] | None:
-        """A finished cell of `key` when this store wrote it for this cell and these parameters; None to run it."""
+    def load_cell(self, key: str, index: int, cell: dict[str, Any], params: dict[str, Any],
+                  version: int = 1) -> dict[str, Any] | None:
+        """A finished cell of `key` when this store wrote it for this cell, these parameters and this version of the
+        probe; None to run it."""
         name = cell_name(key, index)
         if not self.resumable or name not in self.files:
             return None
         stored = self._read_json(name)
-        return stored if _is_cell(stored) and stored["cell"] == cell and stored["params"] == params else None
+        if not _is_cell(stored):
+            return None
+        same = stored["cell"] == cell and stored["params"] == params and _same_version(stored.get("version"), version)
+        return stored if same else None
 
     def save_cell(self, key: str, index: int, outcome: dict[str, Any]) -> None:
         self.save(cell_name(key, index).removesuffix(".json"), outcome)
@@ -159,6 +179,10 @@ class ResultStore:
         for path in paths:
             if path is not None:
                 path.unlink(missing_ok=True)
+
+
+def _same_version(stored: Any, current: int) -> bool:
+    return isinstance(stored, int) and not isinstance(stored, bool) and stored == current
 
 
 def cell_name(key: str, index: int) -> str:

@@ -130,7 +130,7 @@ def test_results_are_listed_in_the_manifest_as_they_are_written(tmp_path) -> Non
     folder = tmp_path / "probes"
     store = ResultStore(folder, {"seed": 0})
     store.start()
-    result = {"record": {"id": "mask-leak", "title": "", "status": "pass", "metric": None, "value": None,
+    result = {"record": {"id": "mask-leak", "title": "", "version": 1, "status": "pass", "metric": None, "value": None,
                          "unit": None, "threshold": None, "kernel": None, "device": None, "seed": 0,
                          "duration_s": 0.0, "params": {"length": 3}, "details": {}, "reason": None},
               "findings": [], "measured": {}, "derived": {}}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelcard.probe.capping import cap_length, declared_context
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import Outcome, finding, skipped
 from modelcard.probe.registry import probe
@@ -93,9 +94,8 @@ def cache_consistency(ctx: ProbeContext, length: int | None = None, min_length: 
     adapter = ctx.adapter
     if adapter.cache_argument is None:
         return skipped(f"{type(adapter.model).__name__}.forward takes no cache")
-    length = length or max([min_length, *(w + margin + decode for w in claimed_windows(ctx))])
-    if ctx.max_length():
-        length = min(length, ctx.max_length())
+    length, capped = cap_length(length or max([min_length, *(w + margin + decode for w in claimed_windows(ctx))]),
+                                [declared_context(ctx.max_length())])
     if length > max_length:
         return skipped(f"passing the windows needs {length:,} tokens; max_length is {max_length:,}")
     decode = min(decode, length - 1)
@@ -125,7 +125,7 @@ def cache_consistency(ctx: ProbeContext, length: int | None = None, min_length: 
     outcome = Outcome(status="pass", metric="max abs diff vs full forward",
                       value=max(r["max_abs_diff"] for r in results.values()), unit=None,
                       threshold={"atol": atol, "rtol": rtol, "noise_factor": NOISE_FACTOR},
-                      details={"length": length, "decoded_tokens": decode,
+                      details={"length": length, "capped": capped, "decoded_tokens": decode,
                                "prefill_chunks": paths["chunked_prefill"][:-decode], **results})
     decode_result, chunked = results["decode"], results["chunked_prefill"]
     if not decode_result["consistent"]:

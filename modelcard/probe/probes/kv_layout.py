@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from modelcard.probe.capping import cap_length, declared_context
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import Outcome, finding, skipped
 from modelcard.probe.registry import probe
@@ -51,9 +52,8 @@ def kv_layout(ctx: ProbeContext, short: int = 8, length: int | None = None, min_
         return skipped(f"{type(ctx.adapter.model).__name__}.forward takes no cache")
     windows = claimed_windows(ctx)
     short = max(2, min([short, *(w - 1 for w in windows)]))
-    long = length or max([min_length, *(w + margin for w in windows)])
-    if ctx.max_length():
-        long = min(long, ctx.max_length())
+    long, capped = cap_length(length or max([min_length, *(w + margin for w in windows)]),
+                              [declared_context(ctx.max_length())])
     if long > max_length:
         return skipped(f"reaching the windows needs {long:,} tokens; max_length is {max_length:,}")
     rows = measure_layers(ctx, short, long)
@@ -63,7 +63,7 @@ def kv_layout(ctx: ProbeContext, short: int = 8, length: int | None = None, min_
     outcome = Outcome(status="pass", metric="bytes per token", value=total, unit="B", threshold=None,
                       details={"lengths": [max(1, short // 2), short, long], "layers": rows,
                                "formula_bytes_per_token": formula.get("bytes_per_token"),
-                               "constant_state_bytes": state, "twin": ctx.adapter.twin})
+                               "constant_state_bytes": state, "twin": ctx.adapter.twin, "capped": capped})
     _compare(ctx, rows, formula, total, outcome)
     dropped = _dropped(rows, max(1, short // 2), short)
     if dropped:
