@@ -27,6 +27,9 @@ from modelcard.errors import (
 from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S
 
 FORMAT = click.Choice(["text", "json"])
+PROMPT_FORMAT_HELP = ("Format of the retrieval probes' prompts: chat wraps them in the model's chat template, base "
+                      "does not; auto is chat when the tokenizer has a chat template. The BOS is added when the "
+                      "tokenizer adds one.")
 DISCLOSURES_HELP = ("Disclosures YAML (default: modelcard.yaml beside the model, else in the working folder). Keys: "
                     f"{', '.join(KNOWN_KEYS)}; any other key becomes a section of its own.")
 UPDATE_HELP = ("Also refresh the generated part of this existing README.md (between <!-- modelcard:begin --> and "
@@ -145,10 +148,12 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
               help="Several models: how many to document at once, each in a process of its own.")
 @click.option("--resume", is_flag=True, help="Keep the probe results in OUTPUT/probes and resume from them on a "
                                              "rerun (always so with several models).")
+@click.option("--prompt-format", type=click.Choice(["auto", "base", "chat"]), default="auto", show_default=True,
+              help=PROMPT_FORMAT_HELP)
 @model_options
 def generate(models: tuple[str, ...], output: Path, force: bool, suite: str, disclosures: Path | None,
              update: Path | None, seed: int, probe_timeout: float, models_from: Path | None, jobs: int,
-             resume: bool, **kwargs: Any) -> None:
+             resume: bool, prompt_format: str, **kwargs: Any) -> None:
     """Inspect, probe and document MODEL (default: the bundled demo model). Several models (or --models-from)
     get a folder each under -o and one summary; the exit status is the worst of theirs."""
     from modelcard.pipeline import STAGES, GenerateRequest, generate
@@ -157,13 +162,14 @@ def generate(models: tuple[str, ...], output: Path, force: bool, suite: str, dis
     if models_from is not None or len(models) > 1:
         _generate_many(list(models), models_from, output, jobs, update, disclosures, click.get_current_context(),
                        GenerateRequest(spec=None, output=output, suite=suite, seed=seed, load=load_options(kwargs),
-                                       force=force, probe_timeout=probe_timeout, resume=True))
+                                       force=force, probe_timeout=probe_timeout, resume=True,
+                                       prompt_format=prompt_format))
         return
     model = models[0] if models else None
     readme = _open_readme(update)
     request = GenerateRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
                               disclosures=disclosures or _found_disclosures(model), force=force,
-                              probe_timeout=probe_timeout, resume=resume)
+                              probe_timeout=probe_timeout, resume=resume, prompt_format=prompt_format)
     with _ranks(request.load) as comm:
         shown = StageBar(STAGES, desc="generate") if comm.is_writer else contextlib.nullcontext(None)
         with shown as progress:
@@ -175,9 +181,9 @@ def generate(models: tuple[str, ...], output: Path, force: bool, suite: str, dis
 
 
 # The options a model's own `generate` process is given when several models are documented with --jobs.
-CHILD_OPTIONS = ("force", "suite", "disclosures", "seed", "probe_timeout", "device", "dtype", "attn_implementation",
-                 "trust_remote_code", "allow_pickle", "revision", "device_map", "max_memory", "offload_cpu",
-                 "offload_folder", "tensor_parallel")
+CHILD_OPTIONS = ("force", "suite", "disclosures", "seed", "probe_timeout", "prompt_format", "device", "dtype",
+                 "attn_implementation", "trust_remote_code", "allow_pickle", "revision", "device_map", "max_memory",
+                 "offload_cpu", "offload_folder", "tensor_parallel")
 
 
 def _child_arguments(context: click.Context) -> list[str]:
@@ -325,40 +331,32 @@ def _update_readme(readme: Any, record: dict[str, Any]) -> None:
 @click.option("--probe-timeout", type=click.FloatRange(min=0), default=DEFAULT_TIME_LIMIT_S, show_default=True,
               metavar="SECONDS", help="Time limit of each probe (0: none); a probe past it is an error.")
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option("--prompt-format", type=click.Choice(["auto", "base", "chat"]), default="auto", show_default=True,
+              help=PROMPT_FORMAT_HELP)
 @model_options
 def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout: float, fmt: str,
-          **kwargs: Any) -> None:
+          prompt_format: str, **kwargs: Any) -> None:
     """Run a probe suite on MODEL (default: the bundled demo model) and save each result as it finishes.
     Exits 1 when a probe fails or errs, or a finding is an error."""
-    from tqdm import tqdm
-
     from modelcard.atomic import write_text
     from modelcard.output import check_output_folder
     from modelcard.pipeline import ProbeRequest, probe
     from modelcard.probe.distributed import on_writer
     from modelcard.probe.runner import plan
     from modelcard.probe.suite import resolve_suite
-    from modelcard.progress import probe_line
+    from modelcard.progress import ProbeBar
 
     request = ProbeRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
-                           probe_timeout=probe_timeout)
+                           probe_timeout=probe_timeout, prompt_format=prompt_format)
     with _ranks(request.load) as comm:
         # before the suite is read: the same order as `probe` itself; under torchrun rank 0 alone touches -o
         on_writer(comm, lambda: check_output_folder(output, can_force=False))
         resolved = resolve_suite(suite, allow_none=False)
         total = len(plan(resolved)) if resolved is not None else 0
         quiet = None if comm.is_writer else True
-        with tqdm(total=total, desc="probe", unit="probe", file=sys.stderr, leave=False, disable=quiet) as bar:
-            def started(key: str) -> None:
-                bar.set_postfix_str(f"{key} ({total - bar.n - 1} left after it)")
-
-            def done(result: dict[str, Any], resumed: bool) -> None:
-                if bar.disable:  # off a terminal (a CI log): one plain line per finished probe, no bar
-                    click.echo(probe_line(result["record"], resumed), err=True)
-                bar.update(1)
-
-            result = probe(request, on_start=started, on_done=done)
-            listed = bar.disable
+        with ProbeBar(total, disable=quiet) as bar:  # off a terminal (a CI log): a line per finished cell and probe
+            result = probe(request, on_start=bar.started, on_done=bar.done, on_plan=bar.planned, on_cell=bar.cell)
+            listed = bar.listed
     if result is None:  # a rank other than 0 under torchrun: rank 0 reports
         return
     report = {"probe_suite": result.summary(), "probes": result.records, "findings": result.findings,

@@ -25,6 +25,10 @@ class Progress(Protocol):
 
     def finished(self, record: dict[str, Any], resumed: bool = False) -> None: ...
 
+    def planned(self, estimate: Any) -> None: ...
+
+    def cell(self, key: str, outcome: dict[str, Any], done: int, total: int) -> None: ...
+
 
 class _Silent:
     def stage(self, name: str) -> None:
@@ -34,6 +38,12 @@ class _Silent:
         pass
 
     def finished(self, record: dict[str, Any], resumed: bool = False) -> None:
+        pass
+
+    def planned(self, estimate: Any) -> None:
+        pass
+
+    def cell(self, key: str, outcome: dict[str, Any], done: int, total: int) -> None:
         pass
 
 
@@ -48,6 +58,7 @@ class GenerateRequest:
     force: bool = False  # write into the model's own folder or through a symlinked output folder
     probe_timeout: float | None = DEFAULT_TIME_LIMIT_S  # seconds per probe; None or 0: no limit
     resume: bool = False  # keep each probe's results in OUTPUT/probes, so that a rerun resumes from them
+    prompt_format: str = "auto"  # the retrieval prompts' format: auto (chat when there is a template), base, chat
 
 
 def inspect_record(spec: str | None, options: LoadOptions) -> dict[str, Any]:
@@ -107,10 +118,13 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
 
         placed: dict[str, Any] = {}
         store = ({"folder": request.output / "probes", "identity": probe_identity(ProbeRequest(
-            request.spec, request.output, request.suite, request.seed, request.load))} if request.resume else {})
-        result = run_suite(suite, lambda: probe_context(loaded, facts, request.seed, load, comm, placed),
+            request.spec, request.output, request.suite, request.seed, request.load,
+            prompt_format=request.prompt_format))} if request.resume else {})
+        result = run_suite(suite, lambda: probe_context(loaded, facts, request.seed, load, comm, placed,
+                                                        request.prompt_format),
                            seed=request.seed, on_start=lambda key: progress.detail(f"probe {key}"),
                            on_done=lambda result, resumed: progress.finished(result["record"], resumed),
+                           on_plan=progress.planned, on_cell=progress.cell,
                            time_limit_s=request.probe_timeout, comm=comm, **store)
         layout = gather_layout(comm, placed, loaded)
         if result is None:  # a rank other than 0: its cells are in; rank 0 writes the card
@@ -168,21 +182,26 @@ class ProbeRequest:
     seed: int = 0
     load: LoadOptions | None = None
     probe_timeout: float | None = DEFAULT_TIME_LIMIT_S  # seconds per probe; None or 0: no limit
+    prompt_format: str = "auto"  # the retrieval prompts' format: auto (chat when there is a template), base, chat
 
 
 def probe_identity(request: ProbeRequest) -> dict[str, Any]:
-    """What a stored result belongs to; a rerun that differs in any of these starts afresh."""
+    """What a stored result belongs to; a rerun that differs in any of these starts afresh: the model's config,
+    weights, tokenizer and chat template (and a Hub id's resolved commit), the options, seed and libraries. Each
+    probe's own version is checked per result (modelcard.probe.store)."""
     import hashlib
 
     from modelcard import __version__
     from modelcard.files import read_bytes
+    from modelcard.probe.identity import source_identity
     from modelcard.resources import demo_model_dir
     from modelcard.weights import weights_fingerprint
 
     load = request.load or LoadOptions()
     identity: dict[str, Any] = {"model": request.spec or "demo", "seed": request.seed, "device": load.device,
                                 "dtype": load.dtype, "attn_implementation": load.attn_implementation,
-                                "revision": load.revision, "modelcard": __version__, "libraries": _libraries()}
+                                "revision": load.revision, "modelcard": __version__, "libraries": _libraries(),
+                                "prompt_format": request.prompt_format}
     if load.device_map or load.tensor_parallel:  # where the model sits changes what fits and how it rounds
         identity["placement"] = {"device_map": load.device_map, "max_memory": load.max_memory,
                                  "offload_cpu": load.offload_cpu, "offload_folder": load.offload_folder,
@@ -193,6 +212,7 @@ def probe_identity(request: ProbeRequest) -> dict[str, Any]:
         identity["config_sha256"] = hashlib.sha256(read_bytes(config, "config")).hexdigest()
     if path.is_dir():
         identity["weights"] = weights_fingerprint(path)
+    identity.update(source_identity(request.spec, load.revision))  # tokenizer, chat template, Hub commit
     return identity
 
 
@@ -218,13 +238,14 @@ def rank_options(options: LoadOptions) -> LoadOptions:
     return dataclasses.replace(options, device=rank_device(options.device))
 
 
-def probe_context(loaded: Any, facts: Any, seed: int, load: LoadOptions, comm: Any, placed: dict[str, Any]) -> Any:
+def probe_context(loaded: Any, facts: Any, seed: int, load: LoadOptions, comm: Any, placed: dict[str, Any],
+                  prompt_format: str = "auto") -> Any:
     """The probes' context of a loaded model (its twin for a config-only one); `placed["layout"]` says where the
     model the probes run on lives. A sharded model's ranks take every memory decision together."""
     from modelcard.placement import describe_layout
     from modelcard.probe.context import build_context
 
-    ctx = build_context(loaded, facts, seed, load.attn_implementation, load.device)
+    ctx = build_context(loaded, facts, seed, load.attn_implementation, load.device, prompt_format)
     on_twin = ctx.adapter.twin
     placed["layout"] = describe_layout(ctx.adapter.model, None if on_twin else loaded.device_map,
                                        1 if on_twin else loaded.tensor_parallel)
@@ -244,7 +265,8 @@ def gather_layout(comm: Any, placed: dict[str, Any], loaded: Any = None) -> dict
     return merge_layouts(comm.all_gather(mine), comm.world_size)
 
 
-def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None) -> Any:
+def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None, on_plan: Any = None,
+          on_cell: Any = None) -> Any:
     """Run a suite on a model, saving each result under OUTPUT/probes as it finishes; a rerun of the same
     request resumes. Returns the runner's SuiteResult. Under torchrun every rank calls this and shares the
     cells of the suite; rank 0 alone writes, and the other ranks return None."""
@@ -270,10 +292,11 @@ def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None) -> A
 
     def make_context() -> Any:
         loaded = load_model(request.spec, load)
-        return probe_context(loaded, inspect_loaded(loaded), request.seed, load, comm, placed)
+        return probe_context(loaded, inspect_loaded(loaded), request.seed, load, comm, placed, request.prompt_format)
 
     result = run_suite(suite, make_context, seed=request.seed, folder=request.output / "probes",
-                       identity=probe_identity(request), on_start=on_start, on_done=on_done,
+                       identity=probe_identity(request), on_start=on_start, on_done=on_done, on_plan=on_plan,
+                       on_cell=on_cell,
                        time_limit_s=request.probe_timeout, comm=comm)
     layout = gather_layout(comm, placed)
     if result is not None:

@@ -11,7 +11,12 @@ taking the r-th cell of each round, and after each round rank 0 gathers what the
 saves it. Rank 0 saves its own cell before the gather, so a peer lost mid-round costs nothing it finished. With
 tensor parallelism every rank runs every cell together and rank 0 saves the result.
 
-A probe's cells on one rank share its time limit: each runs under what its earlier cells left."""
+A probe's cells on one rank share its time limit: each runs under what its earlier cells left. Before the first
+probe, the model's speed is calibrated (modelcard.probe.timing) and the suite's estimate handed to `on_plan`; a
+cell whose estimate exceeds what the limit leaves is skipped before it starts, and a cell that runs over is
+stopped. Either way the cells that finished stand: the probe concludes from them (a retrieval probe lists the
+skipped lengths as it lists those over the memory) or, when it cannot conclude without every cell, is skipped with
+the reason and its finished cells kept for a rerun. Neither is an error."""
 
 from __future__ import annotations
 
@@ -29,11 +34,15 @@ from modelcard.probe import limits
 from modelcard.probe.cells import as_json, label
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.distributed import SOLO, Comm, RankStopped, on_writer
-from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S, ProbeAborted, call_bounded
+from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S, ProbeAborted, ProbeTimedOut, call_bounded
 from modelcard.probe.outcome import NotApplicable, Outcome, skipped
 from modelcard.probe.registry import ProbeSpec, get_probe
 from modelcard.probe.store import ResultStore
 from modelcard.probe.suite import Suite
+from modelcard.probe.timing import UNCALIBRATED_FLOPS, SuiteEstimate, about, estimator
+
+SKIPPED_FOR_TIME = "skipped-time"  # the status of a cell that did not run, or was stopped, for the time limit
+CellCallback = Callable[[str, dict[str, Any], int, int], None]  # (probe key, cell outcome, cells done, cells)
 
 
 @dataclass
@@ -104,10 +113,11 @@ def suite_digest(planned: list[PlannedProbe]) -> str:
 
 
 def run_probe(planned: PlannedProbe, ctx: ProbeContext | BaseException, seed: int,
-              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S, budget_s: float | None = None) -> dict[str, Any]:
+              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S, budget_s: float | None = None,
+              estimate_s: float | None = None) -> dict[str, Any]:
     """Run one probe whole; `ctx` is the exception that prevented building the context, if one did. The probe is
     stopped after `budget_s` seconds (default: `time_limit_s`, the limit the record names; None or 0: no limit;
-    enforced in the main thread only)."""
+    enforced in the main thread only). `estimate_s`: its estimated duration, kept beside the measured one."""
     start = time.perf_counter()
     if isinstance(ctx, BaseException):
         outcome = Outcome(status="error", reason=f"could not prepare the model: {_reason(ctx)}")
@@ -115,7 +125,8 @@ def run_probe(planned: PlannedProbe, ctx: ProbeContext | BaseException, seed: in
         outcome = _bounded_outcome(lambda: planned.spec.run(ctx, **planned.params),
                                    time_limit_s if budget_s is None else budget_s)
     adapter = None if isinstance(ctx, BaseException) else ctx.adapter
-    return make_result(planned, outcome, adapter, seed, time.perf_counter() - start, time_limit_s)
+    return make_result(planned, outcome, adapter, seed, time.perf_counter() - start, time_limit_s,
+                       estimate_s=estimate_s)
 
 
 def _bounded_outcome(run: Callable[[], Outcome], seconds: float | None) -> Outcome:
@@ -132,12 +143,14 @@ def _bounded_outcome(run: Callable[[], Outcome], seconds: float | None) -> Outco
 
 def make_result(planned: PlannedProbe, outcome: Outcome, adapter: Any, seed: int, duration_s: float,
                 time_limit_s: float | None, devices: list[str] | None = None,
-                cells: int | None = None) -> dict[str, Any]:
-    """The SPEC.md probe record of an outcome, with its findings and measured values."""
+                cells: int | None = None, estimate_s: float | None = None) -> dict[str, Any]:
+    """The SPEC.md probe record of an outcome, with its findings and measured values (and `estimate_s`, the
+    duration estimated before it ran, when there was one)."""
     if devices is None:
         devices = device_names(adapter) if adapter is not None else []
     record = {
-        "id": planned.spec.id, "title": planned.spec.title, "status": outcome.status, "metric": outcome.metric,
+        "id": planned.spec.id, "title": planned.spec.title, "version": planned.spec.version,
+        "status": outcome.status, "metric": outcome.metric,
         "value": outcome.value, "unit": outcome.unit, "threshold": outcome.threshold,
         "kernel": outcome.kernel or (adapter.kernel if adapter else None),
         "device": ",".join(devices) or None, "dtype": adapter.dtype_name if adapter else None,
@@ -147,6 +160,8 @@ def make_result(planned: PlannedProbe, outcome: Outcome, adapter: Any, seed: int
     }
     if cells is not None:
         record["cells"] = cells
+    if estimate_s is not None:
+        record["estimate_s"] = round(estimate_s, 2)
     findings = [{**f, "probe": planned.spec.id} for f in outcome.findings]
     result = {"record": record, "findings": findings, "measured": outcome.measured, "derived": outcome.derived}
     return as_json(result)
@@ -179,6 +194,8 @@ class _Probe:
     cells: list[dict[str, Any]] | None = None
     decided: dict[str, Any] | None = None  # its result, once known
     done: dict[int, dict[str, Any]] = field(default_factory=dict)  # cell index -> cell result
+    stored: int = 0  # cells read back from the store
+    timed_out: bool = False  # a cell was skipped or stopped for the time limit: the result is not final
 
 
 class _Run:
@@ -186,9 +203,9 @@ class _Run:
 
     def __init__(self, planned: list[PlannedProbe], seed: int, time_limit_s: float | None, comm: Comm,
                  store: ResultStore | None, on_start: Callable[[str], None] | None,
-                 on_done: Callable[[dict[str, Any], bool], None] | None) -> None:
+                 on_done: Callable[[dict[str, Any], bool], None] | None, on_cell: CellCallback | None = None) -> None:
         self.planned, self.seed, self.time_limit_s, self.comm, self.store = planned, seed, time_limit_s, comm, store
-        self.on_start, self.on_done = on_start, on_done
+        self.on_start, self.on_done, self.on_cell = on_start, on_done, on_cell
         self.by_key = {p.key: p for p in planned}
         self.probes: dict[str, _Probe] = {}
         self.results: dict[str, dict[str, Any]] = {}
@@ -197,6 +214,11 @@ class _Run:
         self.spent: dict[str, float] = {}  # seconds this rank spent on each probe's cells
         self.started: set[str] = set()
         self.ctx: ProbeContext | BaseException | None = None
+        self.cell_s: dict[tuple[str, int], float | None] = {}  # each task's estimated seconds on this rank
+        self.can_skip = True  # skipping for time is a decision of each rank: not under tensor parallelism
+        self.finished_cells: dict[str, int] = {}  # cells of each probe this rank finished
+        self.timed = [0.0, 0.0]  # seconds estimated and measured of the tasks this rank finished, with estimates
+        self.cell_totals: dict[str, int] = {}  # cells of each probe
 
     # rank 0
 
@@ -204,7 +226,8 @@ class _Run:
         self.results[key] = result
         if resumed:
             self.resumed.append(key)
-        elif self.store and result["record"]["status"] != "error":  # an error is tried again on a rerun
+        elif self.store and result["record"]["status"] != "error" and not (
+                key in self.probes and self.probes[key].timed_out):  # tried again on a rerun
             self.store.save(key, result)
             if key in self.probes and self.probes[key].cells:
                 self.store.discard_cells(key, len(self.probes[key].cells))
@@ -213,7 +236,8 @@ class _Run:
 
     def plan_cells(self, pending: list[str]) -> list[tuple[str, int]]:
         """Rank 0: each pending probe's cells, the stored ones read back, and the cells left to run, each probe's
-        largest first (a round then holds cells of like size)."""
+        smallest first (a round then holds cells of like size, and where the time limit is short the short
+        lengths are the ones that run)."""
         tasks: list[tuple[str, int]] = []
         for key in pending:
             planned = self.by_key[key]
@@ -232,12 +256,14 @@ class _Run:
                 continue
             probe.cells = split.details["cells"]
             for index, cell in enumerate(probe.cells):
-                stored = self.store.load_cell(key, index, cell, planned.params) if self.store else None
+                stored = (self.store.load_cell(key, index, cell, planned.params, planned.spec.version)
+                          if self.store else None)
                 if stored is not None:
                     probe.done[index] = stored
+                    probe.stored += 1
                     self.resumed_cells += 1
             costs = {i: planned.spec.cells.cost(cell) for i, cell in enumerate(probe.cells)}
-            left = sorted((i for i in range(len(probe.cells)) if i not in probe.done), key=lambda i: -costs[i])
+            left = sorted((i for i in range(len(probe.cells)) if i not in probe.done), key=lambda i: costs[i])
             tasks.extend((key, index) for index in left)
         for key in pending:
             self.conclude_if_complete(key)
@@ -253,8 +279,11 @@ class _Run:
             probe.decided = outcome["result"]
         else:
             probe.done[index] = outcome
+            probe.timed_out = probe.timed_out or outcome["status"] == SKIPPED_FOR_TIME
             if self.store and outcome["status"] == "ok":
                 self.store.save_cell(key, index, outcome)
+            if self.on_cell:
+                self.on_cell(key, outcome, len(probe.done), len(probe.cells or []))
         self.conclude_if_complete(key)
 
     def conclude_if_complete(self, key: str) -> None:
@@ -272,6 +301,8 @@ class _Run:
         start = time.perf_counter()
         inapplicable = [o for o in outcomes if o["status"] == "not-applicable"]
         failed = [o for o in outcomes if o["status"] == "error"]
+        timed = [o for o in outcomes if o["status"] == SKIPPED_FOR_TIME]
+        skipped_partial = estimator(planned.spec.id).skipped
         if inapplicable:
             outcome = skipped(inapplicable[0]["reason"])
         elif failed:
@@ -281,14 +312,23 @@ class _Run:
                               details={"failed_cells": [{"cell": o["cell"], "reason": o["reason"],
                                                          **({"traceback": o["traceback"]} if o.get("traceback")
                                                             else {})} for o in failed]})
+        elif timed and skipped_partial is None:  # a probe that needs every cell: skipped, its cells kept
+            kept = " (kept: a rerun with a longer --probe-timeout resumes from them)" if self.store else ""
+            outcome = skipped(f"{timed[0]['reason']}; it needs every cell to conclude, so it is skipped"
+                              f"{kept if len(cells) > len(timed) else ''}", cells_skipped_for_time=_listed(timed))
         else:
-            partials = [o["partial"] for o in outcomes]
+            partials = [o["partial"] if o["status"] == "ok" else skipped_partial(o["cell"], o["reason"])
+                        for o in outcomes]
             outcome = _bounded_outcome(lambda: planned.spec.cells.conclude(self.ctx, planned.params, partials),
                                        self.time_limit_s)
+            if timed:
+                outcome.details["cells_skipped_for_time"] = _listed(timed)
         duration = sum(o["duration_s"] for o in outcomes) + time.perf_counter() - start
         devices = list(dict.fromkeys(d for o in outcomes for d in o["devices"]))
+        estimates = [self.cell_s.get((probe.planned.key, i)) for i in range(len(cells))]
+        estimate = sum(e for e in estimates if e is not None) if any(e is not None for e in estimates) else None
         return make_result(planned, outcome, self.ctx.adapter, self.seed, duration, self.time_limit_s,
-                           devices=devices, cells=len(cells))
+                           devices=devices, cells=len(cells), estimate_s=estimate)
 
     # every rank
 
@@ -299,14 +339,74 @@ class _Run:
             self.on_start(key)
         self.started.add(key)
         budget = self._budget(key)
+        estimate = self.cell_s.get(task)
         start = time.perf_counter()
+        no_time = self._no_time_for(key, estimate, index == WHOLE)
         if index == WHOLE:
-            result = run_probe(planned, self.ctx, self.seed, self.time_limit_s, budget_s=budget)
+            result = (run_probe(planned, self.ctx, self.seed, self.time_limit_s, budget_s=budget, estimate_s=estimate)
+                      if no_time is None else make_result(planned, skipped(no_time), self.ctx.adapter, self.seed, 0.0,
+                                                          self.time_limit_s, estimate_s=estimate))
             outcome = {"key": key, "index": WHOLE, "result": result}
+        elif no_time is not None:
+            outcome = self.skip_cell(planned, index, (cells or [])[index], no_time)
         else:
             outcome = self.run_cell(planned, index, (cells or [])[index], budget)
-        self.spent[key] = self.spent.get(key, 0.0) + time.perf_counter() - start
+        took = time.perf_counter() - start
+        self.spent[key] = self.spent.get(key, 0.0) + took
+        if outcome.get("status") == "ok":
+            self.finished_cells[key] = self.finished_cells.get(key, 0) + 1
+        if estimate and no_time is None:
+            self.timed = [self.timed[0] + estimate, self.timed[1] + took]
         return outcome
+
+    def pace(self) -> float:
+        """How much slower (over 1) or faster this rank runs than calibrated, from the tasks it finished: a
+        device shared with other work slows down after the calibration."""
+        estimated, measured = self.timed
+        if estimated < 1.0:
+            return 1.0
+        return min(10.0, max(0.25, measured / estimated))
+
+    def _limit(self) -> float | None:
+        return limits.effective_time_limit(self.time_limit_s)
+
+    def _cells_finished(self, key: str) -> str:
+        """`6 of 15 cells` (those this rank finished and those read back from the store)."""
+        probe = self.probes.get(key)
+        done = self.finished_cells.get(key, 0) + (probe.stored if probe else 0)
+        return f"{done} of {self.cell_totals.get(key, 0)} cells"
+
+    def _no_time_for(self, key: str, estimate: float | None, whole: bool) -> str | None:
+        """Why the next task of probe `key` is not started (its estimate exceeds what the time limit leaves, or
+        nothing is left); None: it runs."""
+        limit = self._limit()
+        if limit is None or not self.can_skip:
+            return None
+        left = limit - self.spent.get(key, 0.0)
+        estimate = None if estimate is None else estimate * self.pace()
+        where = self._where()
+        if whole:
+            if estimate is not None and estimate > left:
+                return f"not started: estimated {about(estimate)} {where}, over the {limit:g} s time limit"
+            return None
+        if left <= 0.0:
+            return f"stopped at the {limit:g} s time limit after {self._cells_finished(key)}"
+        if estimate is not None and estimate > left:
+            return (f"not started: estimated {about(estimate)} {where}, more than the {left:.0f} s the {limit:g} s "
+                    f"time limit left after {self._cells_finished(key)}")
+        return None
+
+    def _where(self) -> str:
+        device = str(getattr(getattr(self.ctx, "adapter", None), "device", "cpu"))
+        return "on this CPU" if device.startswith("cpu") else f"on {device}"
+
+    def skip_cell(self, planned: PlannedProbe, index: int, cell: dict[str, Any], reason: str) -> dict[str, Any]:
+        """The outcome of a cell that is not run for the time limit."""
+        ctx = self.ctx
+        assert isinstance(ctx, ProbeContext)
+        return {"key": planned.key, "index": index, "cell": cell, "params": planned.params, "rank": self.comm.rank,
+                "devices": device_names(ctx.adapter), "status": SKIPPED_FOR_TIME, "reason": reason,
+                "duration_s": 0.0}
 
     def _budget(self, key: str) -> float | None:
         """What this probe's time limit leaves for its next cell on this rank (never nothing: a cell that starts
@@ -320,7 +420,8 @@ class _Run:
         ctx = self.ctx
         assert isinstance(ctx, ProbeContext)
         outcome: dict[str, Any] = {"key": planned.key, "index": index, "cell": cell, "params": planned.params,
-                                   "rank": self.comm.rank, "devices": device_names(ctx.adapter)}
+                                   "version": planned.spec.version, "rank": self.comm.rank,
+                                   "devices": device_names(ctx.adapter)}
         start = time.perf_counter()
         try:
             outcome["partial"] = call_bounded(lambda: as_json(planned.spec.cells.measure(ctx, planned.params, cell)),
@@ -328,6 +429,10 @@ class _Run:
             outcome["status"] = "ok"
         except NotApplicable as reason:
             outcome.update(status="not-applicable", reason=str(reason))
+        except ProbeTimedOut:
+            finished = self._cells_finished(planned.key)
+            outcome.update(status=SKIPPED_FOR_TIME,
+                           reason=f"stopped at the {self._limit():g} s time limit after {finished}")
         except ProbeAborted as error:
             outcome.update(status="error", reason=_reason(error))
         except Exception as error:
@@ -335,6 +440,10 @@ class _Run:
                            traceback=traceback.format_exc(limit=-3).splitlines()[-6:])
         outcome["duration_s"] = round(time.perf_counter() - start, 4)
         return outcome
+
+
+def _listed(timed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"cell": o["cell"], "reason": o["reason"]} for o in timed]
 
 
 def _split(planned: PlannedProbe, ctx: Any) -> Outcome:
@@ -377,15 +486,19 @@ def run_suite(suite: Suite, make_context: Callable[[], ProbeContext], seed: int,
               identity: dict[str, Any] | None = None,
               on_start: Callable[[str], None] | None = None,
               on_done: Callable[[dict[str, Any], bool], None] | None = None,
-              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S, comm: Comm = SOLO) -> SuiteResult | None:
+              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S, comm: Comm = SOLO,
+              on_plan: Callable[[SuiteEstimate], None] | None = None,
+              on_cell: CellCallback | None = None) -> SuiteResult | None:
     """`make_context` is called only when a probe has to run (a complete rerun loads no model). Each probe
     runs under `time_limit_s` seconds (None or 0: no limit); building the context has no limit, but a
     SystemExit or KeyboardInterrupt from the model's code there is an error of every probe, not the end.
+    `on_plan` gets the suite's time estimate before the first probe starts; `on_cell(key, outcome, done, cells)`
+    each cell of a probe as it finishes (its outcome's `status`: ok, error, not-applicable or skipped-time).
 
     Under torchrun (`comm` from modelcard.probe.distributed.session) every rank calls this; rank 0 alone touches
     `folder`, calls `on_start` / `on_done` and gets the SuiteResult; the other ranks get None."""
     planned = plan(suite)
-    run = _Run(planned, seed, time_limit_s, comm, None, on_start, on_done)
+    run = _Run(planned, seed, time_limit_s, comm, None, on_start, on_done, on_cell)
 
     def open_store() -> list[str]:
         finished = {}
@@ -393,7 +506,8 @@ def run_suite(suite: Suite, make_context: Callable[[], ProbeContext], seed: int,
             run.store = ResultStore(folder, {**(identity or {}), "suite": suite.name,
                                              "suite_digest": suite_digest(planned)})
             run.store.start()
-            finished = {p.key: stored for p in planned if (stored := run.store.load(p.key, p.params)) is not None}
+            finished = {p.key: stored for p in planned
+                        if (stored := run.store.load(p.key, p.params, p.spec.version)) is not None}
         for key, stored in finished.items():
             run.finish(key, stored, resumed=True)
         return [p.key for p in planned if p.key not in finished]
@@ -404,6 +518,9 @@ def run_suite(suite: Suite, make_context: Callable[[], ProbeContext], seed: int,
         tasks, cells = on_writer(comm, lambda: (run.plan_cells(pending),
                                                  {key: probe.cells for key, probe in run.probes.items()}))
         if not isinstance(run.ctx, BaseException):
+            estimate = plan_time(run, suite.name, tasks, cells)
+            if on_plan and comm.is_writer:
+                on_plan(estimate)
             _run_rounds(run, tasks, cells)
     if not comm.is_writer:
         return None
@@ -416,6 +533,47 @@ def run_suite(suite: Suite, make_context: Callable[[], ProbeContext], seed: int,
         outcome.twin = outcome.twin or result["record"].get("twin", False)
     outcome.resumed = [p.key for p in planned if p.key in run.resumed]
     return outcome
+
+
+def plan_time(run: _Run, name: str, tasks: list[tuple[str, int]], cells: dict[str, Any]) -> SuiteEstimate:
+    """Every rank: the seconds of each task on this rank's model (calibrated here, unless the suite is seconds of
+    arithmetic for this model), kept in `run.cell_s`; returns the suite's estimate."""
+    from modelcard.probe.timing import ProbeEstimate, calibrate, parameter_count, work_of
+
+    ctx = run.ctx
+    assert isinstance(ctx, ProbeContext)
+    run.can_skip = run.comm.world_size == 1 or run.comm.split_cells
+    works = {task: work_of(run.by_key[task[0]].spec.id, ctx, run.by_key[task[0]].params,
+                           None if task[1] == WHOLE else cells[task[0]][task[1]]) for task in tasks}
+    for key, listed in cells.items():
+        run.cell_totals[key] = len(listed or [])
+    tokens = sum(f.token_count for work in works.values() if work for f in work)
+    device = str(ctx.adapter.device)
+    estimate = SuiteEstimate(suite=name, device=device, probes=[],
+                             ranks=run.comm.world_size if run.comm.split_cells else 1)
+    flops = 2.0 * parameter_count(ctx.adapter.model) * tokens
+    if flops < UNCALIBRATED_FLOPS:
+        estimate.note = (f"not calibrated: {tokens:,.0f} tokens of work through a model of "
+                         f"{parameter_count(ctx.adapter.model):,} parameters, too little to be worth timing")
+    else:
+        longest = max((f.tokens for work in works.values() if work for f in work), default=None)
+        try:
+            estimate.calibration = call_bounded(lambda: calibrate(ctx.adapter, longest, adaptive=run.can_skip),
+                                                run.time_limit_s)
+        except Exception as error:  # a model whose forward fails here fails in its probes: they say why
+            estimate.note = f"no estimate: the calibration forward failed ({_reason(error)})"
+    if estimate.calibration is not None:
+        run.cell_s = {task: None if work is None else estimate.calibration.seconds(work)
+                      for task, work in works.items()}
+    by_key: dict[str, ProbeEstimate] = {}
+    for plan_ in run.planned:
+        probe = run.probes.get(plan_.key)
+        decided = probe is None or probe.decided is not None
+        by_key[plan_.key] = ProbeEstimate(plan_.key, decided=decided)
+    for task in tasks:
+        by_key[task[0]].cells.append(run.cell_s.get(task))
+    estimate.probes = list(by_key.values())
+    return estimate
 
 
 def _run_rounds(run: _Run, tasks: list[tuple[str, int]], cells: dict[str, Any]) -> None:
