@@ -199,8 +199,13 @@ def conclude_positions(ctx: ProbeContext, params: dict[str, Any], partials: list
     headline = max(indices) if indices else None
     parts = [f"{int(n):,} tokens: {', '.join(f'{a:.0%}' for a in row['accuracy'])}" for n, row in by_length.items()]
     trail = "accuracy from start to end at " + "; ".join(parts)
+    within_noise = [n for n, row in by_length.items()
+                    if row["best"] >= min_base and min(row["accuracy"]) < fraction * row["best"]]
+    clear = ("no position is lost by more than its sample can tell from noise (95% intervals overlap the best "
+             f"position's at {', '.join(f'{int(n):,}' for n in within_noise)} tokens: more samples would settle it)"
+             if within_noise else "no position is lost")
     summary = ("; ".join(loss["summary"] for loss in losses.values()) + f" ({trail})") if losses else (
-        "no position is lost; " + trail)
+        f"{clear}; {trail}")
     outcome = Outcome(status="fail" if losses else "pass", metric="U-shape index (largest over lengths)",
                       value=headline, unit=None, threshold={"fraction_of_best": fraction, "min_base": min_base},
                       details={"summary": summary, "by_length": by_length, "needles": needles, "losses": losses,
