@@ -67,7 +67,9 @@ def smollm2_folder(root: Path | None = None) -> Path:
         del config.quantization_config
     config.torch_dtype = "float32"
     model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(loaded.state_dict(), strict=False)
+    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("lm_head.") for key in missing):  # the head is tied to the embedding
+        raise RuntimeError(f"the GGUF's weights do not fit the model: missing {missing}, unexpected {unexpected}")
     model.tie_weights()
     work = Path(tempfile.mkdtemp(dir=root, prefix=f".{FOLDER_NAME}-"))
     try:
