@@ -37,6 +37,7 @@ from modelcard.probe.context import ProbeContext
 from modelcard.probe.effective_context import describe, effective_context
 from modelcard.probe.intervals import rate
 from modelcard.probe.outcome import Outcome, finding, skipped
+from modelcard.probe.prompt_format import adds_bos, bos_id
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import (
     FILLER_ADJECTIVES,
@@ -96,6 +97,20 @@ def _encode_many(codec: Codec, texts: list[str]) -> list[list[int]]:
         return [codec.encode(text) for text in texts]
 
 
+def _single_tokens(codec: Codec, vocab: int, excluded: set[int]) -> list[tuple[int, str]]:
+    """(id, its text decoded alone) for every id of the vocabulary but `excluded`; empty when the tokenizer cannot
+    decode single ids (the callers then fall back to words)."""
+    tokenizer = codec.tokenizer
+    decode = getattr(tokenizer, "batch_decode", None)
+    try:
+        ids = [i for i in range(min(vocab, len(tokenizer) if hasattr(tokenizer, "__len__") else vocab))
+               if i not in excluded]
+        texts = decode([[i] for i in ids]) if callable(decode) else [tokenizer.decode([i]) for i in ids]
+    except Exception:  # no single-id decoding
+        return []
+    return list(zip(ids, texts, strict=True))
+
+
 def vocabulary_pool(codec: Codec, vocab: int, excluded: set[int]) -> list[int]:
     """Ids that decode to a plain alphabetic word piece and re-encode to themselves: the word-initial ones (with a
     leading space) when there are at least MIN_POOL of them, else all such pieces; empty when the tokenizer
@@ -109,15 +124,7 @@ def vocabulary_pool(codec: Codec, vocab: int, excluded: set[int]) -> list[int]:
     Returns:
         the ids, ascending.
     """
-    tokenizer = codec.tokenizer
-    decode = getattr(tokenizer, "batch_decode", None)
-    try:
-        ids = [i for i in range(min(vocab, len(tokenizer) if hasattr(tokenizer, "__len__") else vocab))
-               if i not in excluded]
-        texts = decode([[i] for i in ids]) if callable(decode) else [tokenizer.decode([i]) for i in ids]
-    except Exception:  # no single-id decoding: the caller falls back to words
-        return []
-    pieces = [(i, t) for i, t in zip(ids, texts, strict=True)
+    pieces = [(i, t) for i, t in _single_tokens(codec, vocab, excluded)
               if t.strip().isascii() and t.strip().isalpha() and t.strip().islower() and len(t.strip()) >= 3
               and t == t.rstrip()]
     initial = [(i, t) for i, t in pieces if t.startswith(" ") and not t.startswith("  ")]
@@ -139,15 +146,8 @@ def character_pool(codec: Codec, vocab: int, excluded: set[int]) -> list[int]:
     Returns:
         the ids, ascending.
     """
-    tokenizer = codec.tokenizer
-    try:
-        ids = [i for i in range(min(vocab, len(tokenizer) if hasattr(tokenizer, "__len__") else vocab))
-               if i not in excluded]
-        texts = [tokenizer.decode([i]) for i in ids]
-    except Exception:  # no single-id decoding: the caller falls back to words
-        return []
-    chosen = [(i, t) for i, t in zip(ids, texts, strict=True) if len(t) == 1 and t.isascii() and t.isprintable()
-              and not t.isspace()]
+    chosen = [(i, t) for i, t in _single_tokens(codec, vocab, excluded)
+              if len(t) == 1 and t.isascii() and t.isprintable() and not t.isspace()]
     encoded = _encode_many(codec, [t for _, t in chosen])
     return [i for (i, _), again in zip(chosen, encoded, strict=True) if again == [i]]
 
@@ -160,15 +160,8 @@ def start_of_text(codec: Codec | None) -> list[int]:
     tokenizer = getattr(codec, "tokenizer", None)
     if codec is None or tokenizer is None:
         return []
-    bos = getattr(tokenizer, "bos_token_id", None)
-    if isinstance(bos, int):
-        try:
-            ids = tokenizer.encode("x")
-            ids = list(getattr(ids, "ids", ids))
-        except Exception:  # a tokenizer whose encode takes other arguments: no BOS is claimed
-            ids = []
-        if ids and ids[0] == bos:
-            return [bos]
+    if adds_bos(tokenizer):
+        return [bos_id(tokenizer)]
     return codec.encode("\n")
 
 
