@@ -48,7 +48,7 @@ def walk(limit: int | None) -> dict[str, float]:
     from transformers.utils import logging
     from unbuildable import UNBUILDABLE
 
-    from modelcard.load import LoadOptions
+    from modelcard.load.loader import LoadOptions
     from modelcard.pipeline import inspect_record
 
     logging.set_verbosity_error()
@@ -102,7 +102,7 @@ def warm_split(repeat: int) -> tuple[float, float]:
     from released_shapes import DEEPSEEK_V3
 
     from modelcard.inspect import inspect_loaded
-    from modelcard.load import LoadedModel
+    from modelcard.load.loader import LoadedModel
 
     config = transformers.AutoConfig.for_model(**DEEPSEEK_V3)
     builds, inspections = [], []

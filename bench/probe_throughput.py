@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     import transformers
 
     from modelcard.inspect import inspect_loaded
-    from modelcard.load import load_model
+    from modelcard.load.loader import load_model
     from modelcard.probe.context import build_context
     from modelcard.probe.registry import get_probe
     from modelcard.probe.timing import about, calibrate, work_of

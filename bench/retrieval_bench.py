@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     import transformers
 
     from modelcard.inspect import inspect_loaded
-    from modelcard.load import load_model
+    from modelcard.load.loader import load_model
     from modelcard.probe.context import build_context
     from modelcard.probe.prefix_scoring import PrefixScorer
     from modelcard.probe.probes.passkey_grid import build_prompts, grid_table

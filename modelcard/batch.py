@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_INTERNAL, EXIT_OK, BadInput, ModelcardError
+from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_INTERNAL, EXIT_OK, BadInput, ModelcardError
 
 DEMO = "demo"
 SUMMARY_FILES = ("summary.json", "summary.md")
@@ -63,7 +63,7 @@ class Row:
 
 def read_model_list(path: Path) -> list[str]:
     """One model spec a line; blank lines and `#` comments are skipped."""
-    from modelcard.files import read_text
+    from modelcard.base.readers import read_text
 
     specs = []
     for line in read_text(path, "suite").splitlines():
@@ -108,7 +108,7 @@ def worst(codes: list[int]) -> int:
 
 def card_counts(folder: Path) -> tuple[dict[str, int], dict[str, int]]:
     """Probe statuses and finding severities of the card in `folder` (empty when there is none)."""
-    from modelcard.record import read_record
+    from modelcard.record.document import read_record
 
     path = folder / "card.json"
     if not path.is_file():
@@ -208,7 +208,7 @@ def summary_table(data: dict[str, Any]) -> str:
 
 
 def write_summary(output: Path, data: dict[str, Any]) -> list[Path]:
-    from modelcard.atomic import write_text
+    from modelcard.base.writers import write_text
 
     output.mkdir(parents=True, exist_ok=True)
     counts = {SEVERITY.get(row["exit_code"], 3) for row in data["models"]}

@@ -14,8 +14,7 @@ from typing import Any
 import click
 
 from modelcard import __version__
-from modelcard.disclosures import KNOWN_KEYS
-from modelcard.errors import (
+from modelcard.base.errors import (
     EXIT_BAD_INPUT,
     EXIT_FINDING,
     EXIT_INTERNAL,
@@ -25,6 +24,7 @@ from modelcard.errors import (
     ModelcardError,
 )
 from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S
+from modelcard.record.disclosures import KNOWN_KEYS
 
 FORMAT = click.Choice(["text", "json"])
 PROMPT_FORMAT_HELP = ("Format of the retrieval probes' prompts: chat wraps them in the model's chat template, base "
@@ -47,7 +47,7 @@ def model_options(command: Callable) -> Callable:
         click.option("--trust-remote-code", is_flag=True, help="Allow a config's auto_map to run remote code."),
         click.option("--allow-pickle", is_flag=True, help="Allow *.bin/*.pt weights (loaded with weights_only)."),
         click.option("--revision", default=None, help="Hub revision."),
-        # A model larger than one device (modelcard/placement.py): transformers' own ways to split it.
+        # A model larger than one device (modelcard/load/placement.py): transformers' own ways to split it.
         click.option("--device-map", default=None, metavar="auto|balanced|balanced_low_0|sequential",
                      help="Spread the layers over this machine's GPUs with transformers' device_map."),
         click.option("--max-memory", multiple=True, metavar="DEVICE=SIZE",
@@ -66,8 +66,8 @@ def model_options(command: Callable) -> Callable:
 
 
 def load_options(kwargs: dict[str, Any]):
-    from modelcard.load import LoadOptions
-    from modelcard.placement import parse_max_memory
+    from modelcard.load.loader import LoadOptions
+    from modelcard.load.placement import parse_max_memory
 
     return LoadOptions(
         device=kwargs.pop("device"), dtype=kwargs.pop("dtype"), attn_implementation=kwargs.pop("attn_implementation"),
@@ -112,7 +112,7 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
     if fmt == "json":  # a whole record (no probes, no disclosures): `validate` and `render` take it
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
-    from modelcard.present import layer_runs, present, visible
+    from modelcard.card.present import layer_runs, present, visible
 
     shown = present(record)
     click.echo(f"{shown['title']} ({record['model']['class_name']})")
@@ -156,8 +156,8 @@ def generate(models: tuple[str, ...], output: Path, force: bool, suite: str, dis
              resume: bool, prompt_format: str, **kwargs: Any) -> None:
     """Inspect, probe and document MODEL (default: the bundled demo model). Several models (or --models-from)
     get a folder each under -o and one summary; the exit status is the worst of theirs."""
+    from modelcard.base.progress import StageBar
     from modelcard.pipeline import STAGES, GenerateRequest, generate
-    from modelcard.progress import StageBar
 
     if models_from is not None or len(models) > 1:
         _generate_many(list(models), models_from, output, jobs, update, disclosures, click.get_current_context(),
@@ -210,7 +210,7 @@ def _generate_many(models: list[str], models_from: Path | None, output: Path, jo
     import dataclasses
 
     from modelcard import batch
-    from modelcard.errors import BadInput
+    from modelcard.base.errors import BadInput
     from modelcard.pipeline import generate
 
     if update is not None:
@@ -246,8 +246,8 @@ def _generate_many(models: list[str], models_from: Path | None, output: Path, jo
 
 def _found_disclosures(model: str | None) -> Path | None:
     """modelcard.yaml beside the model, else in the working folder; the path used is said."""
-    from modelcard.disclosures import find_disclosures
-    from modelcard.output import model_folders
+    from modelcard.card.output import model_folders
+    from modelcard.record.disclosures import find_disclosures
 
     found = find_disclosures(model_folders(model))
     if found is not None:
@@ -258,16 +258,16 @@ def _found_disclosures(model: str | None) -> Path | None:
 def _open_readme(path: Path | None) -> Any:
     if path is None:
         return None
-    from modelcard.readme_update import open_readme
+    from modelcard.card.readme_update import open_readme
 
     return open_readme(path)
 
 
 def _say_card_written(output: Path | None, record: dict[str, Any], readme: Any) -> None:
     """Warnings about the disclosures file, where the card is, its counts, and the README updated."""
-    from modelcard.chart_data import chart_specs
-    from modelcard.present import visible
-    from modelcard.progress import counts, written
+    from modelcard.base.progress import counts, written
+    from modelcard.card.chart_data import chart_specs
+    from modelcard.card.present import visible
 
     for item in record["findings"]:
         if item["pointer"].startswith("/disclosures/") and "probe" not in item and item["severity"] != "info":
@@ -282,9 +282,9 @@ def _say_card_written(output: Path | None, record: dict[str, Any], readme: Any) 
 
 def _stdin_record() -> dict[str, Any]:
     """A record piped in, with the limits a card.json file has (size, nesting, a newer major format refused)."""
-    from modelcard.errors import BadInput
-    from modelcard.files import SIZE_CAPS, decode_utf8, parse_json
-    from modelcard.record import check_version
+    from modelcard.base.errors import BadInput
+    from modelcard.base.readers import SIZE_CAPS, decode_utf8, parse_json
+    from modelcard.record.document import check_version
 
     cap = SIZE_CAPS["card"]
     data = sys.stdin.buffer.read(cap + 1)
@@ -301,9 +301,9 @@ def _refuse_foreign_readme(path: Path) -> None:
     """Rendering beside a card replaces the README.md there: only one that modelcard wrote."""
     import os
 
-    from modelcard.errors import BadInput
-    from modelcard.files import decode_utf8, read_bytes
-    from modelcard.render import BEGIN_MARKER, embedded_record_text
+    from modelcard.base.errors import BadInput
+    from modelcard.base.readers import decode_utf8, read_bytes
+    from modelcard.card.render import BEGIN_MARKER, embedded_record_text
 
     if not os.path.lexists(path):
         return
@@ -314,7 +314,7 @@ def _refuse_foreign_readme(path: Path) -> None:
 
 
 def _update_readme(readme: Any, record: dict[str, Any]) -> None:
-    from modelcard.readme_update import update_readme
+    from modelcard.card.readme_update import update_readme
 
     paths = update_readme(readme, record)
     click.echo(f"updated {readme.path}" + (f" and wrote {', '.join(p.name for p in paths[1:])} beside it"
@@ -338,13 +338,13 @@ def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout:
           prompt_format: str, **kwargs: Any) -> None:
     """Run a probe suite on MODEL (default: the bundled demo model) and save each result as it finishes.
     Exits 1 when a probe fails or errs, or a finding is an error."""
-    from modelcard.atomic import write_text
-    from modelcard.output import check_output_folder
+    from modelcard.base.progress import ProbeBar
+    from modelcard.base.writers import write_text
+    from modelcard.card.output import check_output_folder
     from modelcard.pipeline import ProbeRequest, probe
     from modelcard.probe.distributed import on_writer
     from modelcard.probe.runner import plan
     from modelcard.probe.suite import resolve_suite
-    from modelcard.progress import ProbeBar
 
     request = ProbeRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
                            probe_timeout=probe_timeout, prompt_format=prompt_format)
@@ -374,7 +374,7 @@ def _fail_on_bad_news(probes: list[dict[str, Any]], findings: list[dict[str, Any
     failed = [r["id"] for r in probes if r["status"] in ("fail", "error")]
     errors = [f for f in findings if f["severity"] == "error"]
     if failed or errors:
-        from modelcard.wording import plural
+        from modelcard.base.wording import plural
 
         raise Failed(f"{plural(len(failed), 'probe')} failed or erred, {plural(len(errors), 'error finding')}; "
                      f"see {output}")
@@ -382,7 +382,7 @@ def _fail_on_bad_news(probes: list[dict[str, Any]], findings: list[dict[str, Any
 
 def _print_probe_report(report: dict[str, Any], listed: bool = False) -> None:
     """The results on stdout; each probe's line only where it was not already written as it finished."""
-    from modelcard.progress import probe_line
+    from modelcard.base.progress import probe_line
 
     for record in [] if listed else report["probes"]:
         click.echo(probe_line(record).strip())
@@ -398,8 +398,8 @@ def validate(card: Path, fmt: str) -> None:
     """Check CARD (a card.json, a README.md that modelcard generated: its embedded record, or - for a record on
     stdin: `modelcard inspect --format json | modelcard validate -`) against the record schema; errors name their
     JSON pointer."""
-    from modelcard.cardfile import read_card
-    from modelcard.validate import validate_record
+    from modelcard.gate.cardfile import read_card
+    from modelcard.record.validate import validate_record
 
     errors = validate_record(_stdin_record() if str(card) == "-" else read_card(card).record)
     if fmt == "json":
@@ -425,10 +425,10 @@ def check(cards: tuple[Path, ...], policies: tuple[str, ...], strict: bool, fmt:
     """The CI gate: CARD (a card.json, or a README.md that modelcard generated, whose hand-edited disclosure
     sections count) against policies. Exits 1 when a required value is missing, null without a reason or a
     placeholder, a required probe did not run, or a finding is an error."""
-    from modelcard.cardfile import read_valid_card
-    from modelcard.check import check_card
-    from modelcard.check_report import render_report
-    from modelcard.policy import DEFAULT_POLICY, resolve_policy
+    from modelcard.gate.cardfile import read_valid_card
+    from modelcard.gate.check import check_card
+    from modelcard.gate.policy import DEFAULT_POLICY, resolve_policy
+    from modelcard.gate.report import render_report
 
     resolved = {policy.name: policy for policy in map(resolve_policy, policies or (DEFAULT_POLICY,))}
     reports = [check_card(read_valid_card(card), list(resolved.values()), strict) for card in cards]
@@ -448,8 +448,8 @@ def diff(old: Path, new: Path, fmt: str) -> None:
     """What changed from OLD to NEW (each a card.json or a generated README.md): disclosures, architecture and
     attention, context window, KV cache, probe results (regressions first), findings. Exits 0 when nothing
     changed, 1 when something did."""
-    from modelcard.cardfile import read_valid_card
-    from modelcard.diff import diff_cards, diff_data, diff_text
+    from modelcard.gate.cardfile import read_valid_card
+    from modelcard.gate.diff import diff_cards, diff_data, diff_text
 
     result = diff_cards(read_valid_card(old), read_valid_card(new))
     if fmt == "json":
@@ -471,14 +471,14 @@ def render(card: Path, output: Path | None, update: Path | None, force: bool) ->
     """Render CARD (a card.json, or - for a record on stdin: `modelcard inspect --format json | modelcard render -
     -o card`) again as README.md, card.html and the charts (and a normalised card.json), beside it or into -o;
     with --update, refresh a model's own README.md instead (or as well, with -o)."""
-    from modelcard.atomic import write_files
-    from modelcard.chart_data import CHART_FILE_NAMES
-    from modelcard.errors import BadInput
-    from modelcard.output import CARD_FILES, check_output_folder
-    from modelcard.progress import written
-    from modelcard.record import read_record
-    from modelcard.render import render_all
-    from modelcard.validate import validate_record
+    from modelcard.base.errors import BadInput
+    from modelcard.base.progress import written
+    from modelcard.base.writers import write_files
+    from modelcard.card.chart_data import CHART_FILE_NAMES
+    from modelcard.card.output import CARD_FILES, check_output_folder
+    from modelcard.card.render import render_all
+    from modelcard.record.document import read_record
+    from modelcard.record.validate import validate_record
 
     from_stdin = str(card) == "-"
     if output is None and update is None:

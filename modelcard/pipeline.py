@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from modelcard.errors import ModelcardError
-from modelcard.load import LoadOptions
+from modelcard.base.errors import ModelcardError
+from modelcard.load.loader import LoadOptions
 from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S
 
 
@@ -63,9 +63,9 @@ class GenerateRequest:
 
 def inspect_record(spec: str | None, options: LoadOptions) -> dict[str, Any]:
     """Static facts only, assembled into a (probe-less, disclosure-less) record."""
-    from modelcard.assemble import assemble
     from modelcard.inspect import inspect_loaded
-    from modelcard.load import load_model
+    from modelcard.load.loader import load_model
+    from modelcard.record.assemble import assemble
 
     loaded = load_model(spec, options)
     facts = inspect_loaded(loaded)
@@ -77,18 +77,18 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
     """Build, validate and write the card; returns the record. Inputs are checked before any heavy work,
     and no file is written unless every one of them rendered. Under torchrun every rank loads the model and
     takes its share of the probes' cells; rank 0 alone writes the card, and the other ranks return None."""
-    from modelcard.assemble import assemble
-    from modelcard.atomic import write_files
-    from modelcard.chart_data import CHART_FILE_NAMES
-    from modelcard.disclosures import key_findings, read_disclosures
+    from modelcard.base.writers import write_files
+    from modelcard.card.chart_data import CHART_FILE_NAMES
+    from modelcard.card.output import CARD_FILES, check_output_folder, model_folders
+    from modelcard.card.render import render_all
     from modelcard.inspect import inspect_loaded
-    from modelcard.load import load_model
-    from modelcard.output import CARD_FILES, check_output_folder, model_folders
-    from modelcard.placement import note_layout
+    from modelcard.load.loader import load_model
+    from modelcard.load.placement import note_layout
     from modelcard.probe.distributed import current, everyone, on_writer
     from modelcard.probe.runner import plan
     from modelcard.probe.suite import resolve_suite
-    from modelcard.render import render_all
+    from modelcard.record.assemble import assemble
+    from modelcard.record.disclosures import key_findings, read_disclosures
 
     progress = progress or _Silent()
     comm = current()  # the torchrun ranks that share the suite (one process without torchrun)
@@ -149,8 +149,8 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
 def check_record(record: dict[str, Any], disclosures: Path | None) -> None:
     """A schema break where the person's file put a value (a disclosure, an override) is their input's fault:
     exit 2 naming the file; any other break is modelcard's (exit 3)."""
-    from modelcard.errors import BadInput
-    from modelcard.validate import validate_record
+    from modelcard.base.errors import BadInput
+    from modelcard.record.validate import validate_record
 
     errors = validate_record(record)
     declared = ["/disclosures", *record.get("inspection", {}).get("overridden", {})]
@@ -192,10 +192,10 @@ def probe_identity(request: ProbeRequest) -> dict[str, Any]:
     import hashlib
 
     from modelcard import __version__
-    from modelcard.files import read_bytes
+    from modelcard.base.readers import read_bytes
+    from modelcard.base.resources import demo_model_dir
+    from modelcard.load.weights import weights_fingerprint
     from modelcard.probe.identity import source_identity
-    from modelcard.resources import demo_model_dir
-    from modelcard.weights import weights_fingerprint
 
     load = request.load or LoadOptions()
     identity: dict[str, Any] = {"model": request.spec or "demo", "seed": request.seed, "device": load.device,
@@ -242,7 +242,7 @@ def probe_context(loaded: Any, facts: Any, seed: int, load: LoadOptions, comm: A
                   prompt_format: str = "auto") -> Any:
     """The probes' context of a loaded model (its twin for a config-only one); `placed["layout"]` says where the
     model the probes run on lives. A sharded model's ranks take every memory decision together."""
-    from modelcard.placement import describe_layout
+    from modelcard.load.placement import describe_layout
     from modelcard.probe.context import build_context
 
     ctx = build_context(loaded, facts, seed, load.attn_implementation, load.device, prompt_format)
@@ -257,7 +257,7 @@ def probe_context(loaded: Any, facts: Any, seed: int, load: LoadOptions, comm: A
 def gather_layout(comm: Any, placed: dict[str, Any], loaded: Any = None) -> dict[str, Any] | None:
     """Every rank's layout, merged, on every rank (None when no rank prepared a model: a complete rerun). A rank
     that loaded a model with weights but did not need to probe it still says where it is."""
-    from modelcard.placement import describe_layout, merge_layouts
+    from modelcard.load.placement import describe_layout, merge_layouts
 
     mine = placed.get("layout")
     if mine is None and loaded is not None and loaded.has_weights:
@@ -270,11 +270,11 @@ def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None, on_p
     """Run a suite on a model, saving each result under OUTPUT/probes as it finishes; a rerun of the same
     request resumes. Returns the runner's SuiteResult. Under torchrun every rank calls this and shares the
     cells of the suite; rank 0 alone writes, and the other ranks return None."""
-    from modelcard.errors import BadInput
+    from modelcard.base.errors import BadInput
+    from modelcard.card.output import check_output_folder
     from modelcard.inspect import inspect_loaded
-    from modelcard.load import check_options, load_model
-    from modelcard.output import check_output_folder
-    from modelcard.placement import note_layout
+    from modelcard.load.loader import check_options, load_model
+    from modelcard.load.placement import note_layout
     from modelcard.probe.distributed import current, on_writer
     from modelcard.probe.runner import plan, run_suite
     from modelcard.probe.suite import resolve_suite

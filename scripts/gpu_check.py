@@ -48,7 +48,7 @@ def build(args: argparse.Namespace, kernel: str) -> Any:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from modelcard.load import LoadedModel
+    from modelcard.load.loader import LoadedModel
 
     config = LlamaConfig(**(TINY if args.tiny else ONE_B), architectures=["LlamaForCausalLM"])
     torch.manual_seed(args.seed)
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from modelcard.inspect import inspect_loaded
-    from modelcard.kernels import available_kernels
+    from modelcard.inspect.kernels import available_kernels
     from modelcard.probe.context import build_context
     from modelcard.probe.runner import run_suite
 

@@ -51,7 +51,7 @@ def write_model(folder: Path, args: argparse.Namespace) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from modelcard.resources import demo_model_dir
+    from modelcard.base.resources import demo_model_dir
 
     config = LlamaConfig(**(TINY if args.tiny else ONE_B), architectures=["LlamaForCausalLM"], dtype=args.dtype)
     torch.manual_seed(args.seed)
@@ -67,7 +67,7 @@ def suite(folder: Path, args: argparse.Namespace) -> Path:
     """The long suite, every length capped at --max-tokens (--tiny: at most 1,024)."""
     import yaml
 
-    from modelcard.resources import data_dir
+    from modelcard.base.resources import data_dir
 
     data = yaml.safe_load((data_dir("probes") / "long.yaml").read_text(encoding="utf-8"))
     cap = 1024 if args.tiny else args.max_tokens

@@ -32,10 +32,10 @@ from goldens import (  # noqa: E402
     machine_independent,
 )
 
-from modelcard.atomic import write_files, write_text  # noqa: E402
-from modelcard.chart_data import CHART_FILE_NAMES  # noqa: E402
+from modelcard.base.writers import write_files, write_text  # noqa: E402
+from modelcard.card.chart_data import CHART_FILE_NAMES  # noqa: E402
 from modelcard.cli import main  # noqa: E402
-from modelcard.record import dump_record, read_record  # noqa: E402
+from modelcard.record.document import dump_record, read_record  # noqa: E402
 
 
 def generated(args: list[str]) -> dict:

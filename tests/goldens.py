@@ -38,7 +38,7 @@ def machine_independent(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def golden_files(record: dict[str, Any]) -> dict[str, str | bytes]:
-    from modelcard.render import render_all
+    from modelcard.card.render import render_all
 
     return render_all(machine_independent(record))
 

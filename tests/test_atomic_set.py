@@ -1,5 +1,5 @@
 """The card set is written as a whole: two runs into one folder, a disk that fills mid-write, a failed swap,
-the advisory lock, the umask, leftovers of a killed run (modelcard/atomic.py)."""
+the advisory lock, the umask, leftovers of a killed run (modelcard/base/writers.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from mounts import mounted_tmpfs
 
-from modelcard import atomic
-from modelcard.atomic import LOCK_NAME, locked, write_files, write_text
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_OK, BadInput
-from modelcard.render import RECORD_MARKER, read_embedded_record
+from modelcard.base import writers as atomic
+from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_OK, BadInput
+from modelcard.base.writers import LOCK_NAME, locked, write_files, write_text
+from modelcard.card.render import RECORD_MARKER, read_embedded_record
 
 CARD_FILES = {"card.json", "README.md", "card.html"}
 GENERATED = CARD_FILES | {"modelcard-kv-cache.png"}  # what `generate --suite none` writes: the demo's KV chart too

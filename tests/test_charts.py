@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from modelcard.chart_data import chart_specs, kv_chart, passkey_chart, scaling_chart
-from modelcard.charts import OKABE_ITO, draw
+from modelcard.card.chart_data import chart_specs, kv_chart, passkey_chart, scaling_chart
+from modelcard.card.charts import OKABE_ITO, draw
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from check_cards import complete_record, delete, null_with_reason, null_without_reason, set_value, write_card
 
-from modelcard.check import placeholder
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
-from modelcard.policy import builtin_policies, resolve_policy
+from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
+from modelcard.gate.check import placeholder
+from modelcard.gate.policy import builtin_policies, resolve_policy
 
 POLICIES = ("attention-governance", "eu-ai-act-gpai", "hf-hub")
 ERROR_FINDING = {"severity": "error", "pointer": "/kv_cache", "declared": "DynamicCache", "measured": "diverges",

@@ -8,7 +8,7 @@ import json
 import pytest
 from check_cards import complete_record, delete, edit_section, line_of, render_readme, write_card
 
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
+from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
 
 
 @pytest.fixture(scope="module")

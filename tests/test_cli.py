@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
+from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
 
 CARD_FILES = {"card.json", "README.md", "card.html", "modelcard-kv-cache.png"}  # the demo's KV chart too
 

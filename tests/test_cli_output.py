@@ -81,8 +81,8 @@ def test_a_linked_modelcard_yaml_beside_the_model_must_stay_in_its_folder(write_
 
 
 def test_the_help_lists_the_disclosure_keys(run_cli):
-    from modelcard.disclosures import KNOWN_KEYS
-    from modelcard.validate import schema
+    from modelcard.record.disclosures import KNOWN_KEYS
+    from modelcard.record.validate import schema
 
     assert set(KNOWN_KEYS) == set(schema()["properties"]["disclosures"]["properties"])
     shown = " ".join(run_cli("generate", "--help").out.split())

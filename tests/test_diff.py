@@ -7,7 +7,7 @@ import json
 import pytest
 from check_cards import complete_record, edit_section, render_readme, set_value, write_card
 
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
+from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
 
 
 def _release(**changes):

@@ -260,7 +260,7 @@ def test_every_page_in_the_nav_exists_or_is_generated() -> None:
 
 
 def test_the_examples_of_the_custom_module_page_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelcard.load import LoadOptions
+    from modelcard.load.loader import LoadOptions
     from modelcard.pipeline import inspect_record
 
     monkeypatch.syspath_prepend(str(ROOT / "site" / "how-to" / "examples"))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
+from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
 
 SECRET = "gho_S3CRETt0ken0123456789"
 
@@ -364,12 +364,12 @@ def test_an_uncached_hub_id_fails_fast(tmp_path, offline):
 
 
 def test_ctrl_c_exits_130(monkeypatch, run_cli, tmp_path):
-    import modelcard.load
+    import modelcard.load.loader
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(modelcard.load, "load_model", interrupted)
+    monkeypatch.setattr(modelcard.load.loader, "load_model", interrupted)
     result = run_cli("generate", "-o", tmp_path / "out", "--suite", "none")
     assert result.code == 130 and "interrupted" in result.err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

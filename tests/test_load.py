@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tiny_models import TINY_LLAMA
 
-from modelcard.errors import EXIT_OK
+from modelcard.base.errors import EXIT_OK
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -129,7 +129,7 @@ def test_dtype_option_costs_a_config_only_model(run_cli):
 def test_a_meta_build_draws_no_random_values_and_keeps_tied_weights(write_config, monkeypatch):
     import torch
 
-    from modelcard.load import LoadOptions, load_model
+    from modelcard.load.loader import LoadOptions, load_model
 
     calls = []
     original = torch.nn.init.kaiming_uniform_

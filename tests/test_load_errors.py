@@ -1,4 +1,4 @@
-"""Whose failure it is (modelcard.load's rule): the input's (exit 2, one line) or a bug in transformers or here
+"""Whose failure it is (modelcard.load.loader's rule): the input's (exit 2, one line) or a bug in transformers or here
 (exit 3, with the traceback), decided by the exception's type and where it was raised."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from tiny_models import TINY_LLAMA
 
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_INTERNAL
-from modelcard.load import is_input_fault
+from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_INTERNAL
+from modelcard.load.loader import is_input_fault
 
 
 def _one_line(result) -> str:
@@ -65,9 +65,9 @@ def test_a_corrupt_safetensors_file_is_exit_2_in_one_line(weights_folder, run_cl
 
 def test_a_corrupt_file_that_reaches_transformers_loader_is_exit_2(weights_folder, run_cli, monkeypatch) -> None:
     """Past modelcard's own header check, the error safetensors itself raises (SafetensorError) is the input's."""
-    import modelcard.load
+    import modelcard.load.loader
 
-    monkeypatch.setattr(modelcard.load, "check_safetensors", lambda path: None)
+    monkeypatch.setattr(modelcard.load.loader, "check_safetensors", lambda path: None)
     weights = weights_folder / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[8:16] = b"\x00" * 8  # the header's JSON no longer parses

@@ -1,4 +1,4 @@
-"""The output folder is checked before any model work (modelcard/output.py): a file, a read-only or full
+"""The output folder is checked before any model work (modelcard/card/output.py): a file, a read-only or full
 folder, a symlink, the model's own folder are one clear line (exit 2), found before the model is loaded, and
 nothing is written."""
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from mounts import mounted_tmpfs
 
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_OK
-from modelcard.render import RECORD_MARKER
+from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_OK
+from modelcard.card.render import RECORD_MARKER
 
 CARD_FILES = {"card.json", "README.md", "card.html", "modelcard-kv-cache.png"}  # the demo's KV chart too
 
@@ -32,12 +32,12 @@ def one_clear_line(result, *needles: str) -> str:
 @pytest.fixture
 def no_model_work(monkeypatch):
     """Fail the test if a model is loaded: the output folder must be refused before that."""
-    import modelcard.load
+    import modelcard.load.loader
 
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the output folder was checked")
 
-    monkeypatch.setattr(modelcard.load, "load_model", refuse)
+    monkeypatch.setattr(modelcard.load.loader, "load_model", refuse)
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_the_models_own_folder_is_refused_unless_forced(write_config, run_cli, m
 
 
 def test_the_bundled_demo_folder_is_refused(run_cli, no_model_work):
-    from modelcard.resources import demo_model_dir
+    from modelcard.base.resources import demo_model_dir
 
     before = sorted(p.name for p in demo_model_dir().iterdir())
     one_clear_line(run_cli("generate", "--suite", "none", "-o", demo_model_dir()), "model's own folder")

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECK = """
 import json, sys, tempfile, pathlib
 import modelcard
-from modelcard.resources import data_dir, demo_model_dir
+from modelcard.base.resources import data_dir, demo_model_dir
 from modelcard.cli import main
 package = pathlib.Path(modelcard.__file__).parent
 assert str(package).startswith(sys.argv[1]), package

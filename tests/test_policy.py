@@ -11,8 +11,8 @@ import pytest
 import yaml
 from check_cards import complete_record, delete, write_card
 
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
-from modelcard.policy import builtin_policies, load_policy, policy_problems
+from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_FINDING, EXIT_OK
+from modelcard.gate.policy import builtin_policies, load_policy, policy_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 OWN = {

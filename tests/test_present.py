@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelcard.present import index_spans, layer_runs, present
+from modelcard.card.present import index_spans, layer_runs, present
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,7 @@ def test_alternating_layers_are_two_rows():
 
 
 def test_attention_free_model_says_so(write_config):
-    from modelcard.load import LoadOptions
+    from modelcard.load.loader import LoadOptions
     from modelcard.pipeline import inspect_record
 
     folder = write_config({"model_type": "mamba", "architectures": ["MambaForCausalLM"], "hidden_size": 64,
@@ -43,13 +43,13 @@ def test_attention_free_model_says_so(write_config):
                                               (0.0024935416877269745, "0.00249"), (1.7881393432617188e-07,
                                                                                     "1.79e-07"), (1.96, "1.96")])
 def test_numbers_read_like_a_person_wrote_them(value, shown):
-    from modelcard.wording import number
+    from modelcard.base.wording import number
 
     assert number(value) == shown
 
 
 def test_structures_and_sentences_in_words():
-    from modelcard.wording import humane, plural, round_numbers_in
+    from modelcard.base.wording import humane, plural, round_numbers_in
 
     assert plural(1, "warning") == "1 warning" and plural(2, "warning") == "2 warnings"
     assert humane(["full", 128, None]) == "full, 128, —"
@@ -76,13 +76,13 @@ def stack(kinds: str, window: int = 1024) -> list[dict]:
     ("ssff", "2 sliding (1,024) : 2 full"),
 ])
 def test_the_layer_pattern_is_told_as_a_person_would(kinds, told):
-    from modelcard.layer_pattern import layers_pattern
+    from modelcard.card.layer_pattern import layers_pattern
 
     assert layers_pattern(stack(kinds)) == told
 
 
 def test_several_stacks_are_named_and_long_layer_lists_fold():
-    from modelcard.layer_pattern import layers_pattern
+    from modelcard.card.layer_pattern import layers_pattern
 
     encoder = [{**layer, "stack": "encoder"} for layer in stack("ffff")]
     assert layers_pattern(encoder + stack("ffffff")) == "encoder: 4 full; decoder: 6 full"
@@ -109,7 +109,7 @@ def kv_record(dtype: str = "bfloat16", declared: int | None = 131072) -> dict:
 
 
 def test_kv_memory_at_planning_lengths_and_common_dtypes():
-    from modelcard.kv_plan import kv_plan
+    from modelcard.card.kv_plan import kv_plan
 
     plan = kv_plan(kv_record("float32", declared=100_000))
     assert plan.dtypes == ("float32", "bfloat16", "fp8")

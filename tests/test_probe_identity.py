@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from modelcard.load import LoadOptions
+from modelcard.base.resources import demo_model_dir
+from modelcard.load.loader import LoadOptions
 from modelcard.pipeline import ProbeRequest, probe_identity
-from modelcard.resources import demo_model_dir
 
 
 def test_changed_weights_change_the_identity(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelcard.errors import BadInput
-from modelcard.files import parse_json, parse_yaml
+from modelcard.base.errors import BadInput
+from modelcard.base.readers import parse_json, parse_yaml
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 WHERE = Path("fuzz.txt")

@@ -180,9 +180,9 @@ def records() -> dict[str, dict[str, Any]]:
     """Every real config inspected in this process, through the same path as `modelcard inspect`."""
     import warnings
 
-    from modelcard.load import LoadOptions
+    from modelcard.load.loader import LoadOptions
     from modelcard.pipeline import inspect_record
-    from modelcard.validate import validate_record
+    from modelcard.record.validate import validate_record
 
     found = {}
     with warnings.catch_warnings():
@@ -323,7 +323,7 @@ def test_a_window_switched_off_in_the_config_is_listed_without_a_warning(records
 def test_qwen3_next_mtp_keys_are_ignored(tmp_path: Path) -> None:
     """The released Qwen3-Next config carries mtp_num_hidden_layers / mtp_use_dedicated_embeddings; transformers
     builds no MTP module for it (its checkpoint's mtp.* weights are skipped on load)."""
-    from modelcard.load import LoadOptions
+    from modelcard.load.loader import LoadOptions
     from modelcard.pipeline import inspect_record
 
     data = json.loads((FIXTURES / "qwen3-next-80b-a3b-thinking" / "config.json").read_text(encoding="utf-8"))

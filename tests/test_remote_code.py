@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tiny_models import TINY_LLAMA
 
-from modelcard.errors import EXIT_BAD_INPUT, EXIT_OK
+from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_OK
 
 # Remote code that leaves a marker when it is imported, so a test can tell whether it ran.
 CONFIGURATION = '''

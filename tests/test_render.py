@@ -19,7 +19,7 @@ from goldens import (
     same_matplotlib,
 )
 
-from modelcard.render import RECORD_MARKER, read_embedded_record, render_html, render_markdown
+from modelcard.card.render import RECORD_MARKER, read_embedded_record, render_html, render_markdown
 
 
 def demo_record(demo_card) -> dict:
@@ -50,8 +50,8 @@ def test_probed_cards_match_the_golden_files():
     """Probe results, findings, measured values and charts rendered from frozen records (timings vary run to run):
     a quick-suite run on a config-only twin, and the trained demo under the standard suite.
     `python scripts/update_golden.py --refresh-probed` runs the suites again to refresh the records."""
-    from modelcard.record import read_record
-    from modelcard.validate import validate_record
+    from modelcard.record.document import read_record
+    from modelcard.record.validate import validate_record
 
     for fixture, golden in ((PROBED_FIXTURE, PROBED_GOLDEN), (STANDARD_FIXTURE, STANDARD_GOLDEN)):
         record = read_record(fixture)

@@ -15,16 +15,16 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from modelcard.chart_data import chart_specs
-from modelcard.charts import draw_all
-from modelcard.readme_update import Readme, updated_text
-from modelcard.render import read_embedded_record, render_html, render_markdown
-from modelcard.validate import schema, validate_record
+from modelcard.card.chart_data import chart_specs
+from modelcard.card.charts import draw_all
+from modelcard.card.readme_update import Readme, updated_text
+from modelcard.card.render import read_embedded_record, render_html, render_markdown
+from modelcard.record.validate import schema, validate_record
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BASES = [json.loads((FIXTURES / name).read_text(encoding="utf-8")) for name in ("record-1.0.json",
                                                                                 "record-probed.json")]
-# The reader refuses integers of more than 64 digits and non-finite numbers (modelcard.files); so does this.
+# The reader refuses integers of more than 64 digits and non-finite numbers (modelcard.base.readers); so does this.
 BIGGEST = 10**64 - 1
 HOSTILE = ["<!--", "-->", "<img src=x onerror=alert(1)>", "| a | b |", "\n# H\n", "\n---\nlicense: x\n---",
            "```", "[x](javascript:alert(1))", "\u202eevil", "zero\u200bwidth", "\x00\x1b", "{{ 7*7 }}", "a: b",

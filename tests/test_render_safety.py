@@ -23,11 +23,12 @@ import pytest
 import yaml
 from markdown_it import MarkdownIt
 
-from modelcard import present
-from modelcard.chart_data import chart_specs
-from modelcard.charts import draw_all
-from modelcard.present import DISCLOSURE_TITLES, visible
-from modelcard.render import (
+from modelcard.base.wording import round_numbers_in
+from modelcard.card import present
+from modelcard.card.chart_data import chart_specs
+from modelcard.card.charts import draw_all
+from modelcard.card.present import DISCLOSURE_TITLES, visible
+from modelcard.card.render import (
     BEGIN_MARKER,
     END_MARKER,
     RECORD_MARKER,
@@ -36,9 +37,8 @@ from modelcard.render import (
     render_html,
     render_markdown,
 )
-from modelcard.status import declared
-from modelcard.validate import validate_record
-from modelcard.wording import round_numbers_in
+from modelcard.card.status import declared
+from modelcard.record.validate import validate_record
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BASES = ["record-1.0.json", "record-probed.json"]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from modelcard.errors import BadInput
-from modelcard.record import SCHEMA_VERSION, check_version, read_record
-from modelcard.validate import schema, validate_record
+from modelcard.base.errors import BadInput
+from modelcard.record.document import SCHEMA_VERSION, check_version, read_record
+from modelcard.record.validate import schema, validate_record
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

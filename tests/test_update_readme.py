@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from modelcard.readme_update import open_readme, update_readme
-from modelcard.render import BEGIN_MARKER, END_MARKER, read_embedded_record
+from modelcard.card.readme_update import open_readme, update_readme
+from modelcard.card.render import BEGIN_MARKER, END_MARKER, read_embedded_record
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FRONT = "---\nlicense: mit\ntags:\n- mine\nwidget:\n- text: Hello\n---\n"
@@ -73,7 +73,7 @@ def test_update_merges_the_metadata_through_the_hub_library(tmp_path):
 
 
 def test_a_readme_that_cannot_be_updated_is_bad_input(tmp_path, run_cli):
-    from modelcard.errors import BadInput
+    from modelcard.base.errors import BadInput
 
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n{BEGIN_MARKER}\nno end\n", encoding="utf-8")

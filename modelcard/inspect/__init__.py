@@ -15,7 +15,7 @@ from modelcard.inspect import (  # noqa: F401  (each module registers its inspec
 from modelcard.inspect.facts import Facts
 from modelcard.inspect.registry import INSPECTORS
 from modelcard.inspect.view import ModelView
-from modelcard.load import LoadedModel
+from modelcard.load.loader import LoadedModel
 
 # Each inspector may read what the ones before it found, so the order is explicit, not import order.
 ORDER = ("model", "architecture", "attention", "masking", "position", "context_window", "kv_cache", "config_keys")

@@ -35,7 +35,7 @@ def _run_dtype(facts: Facts) -> str:
 
 @inspector("attention")
 def inspect_attention(view: ModelView, facts: Facts) -> None:
-    from modelcard.kernels import available_kernels
+    from modelcard.inspect.kernels import available_kernels
 
     implementation = getattr(view.config, "_attn_implementation", None) if view.config is not None else None
     stacks = facts.structure.stacks

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelcard.kernels import transformers_kernels
+from modelcard.inspect.kernels import transformers_kernels
 from modelcard.probe.memcheck import cached_tokens, check_forward, model_shape
 from modelcard.probe.outcome import NotApplicable
 

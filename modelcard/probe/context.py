@@ -43,7 +43,7 @@ def build_context(loaded: Any, facts: Any, seed: int, attn_implementation: str |
     """Probe the model itself when it has weights (or is a custom module); a config-only model through a
     shrunken twin of the same architecture."""
     from modelcard.inspect import inspect_loaded
-    from modelcard.load import LoadedModel
+    from modelcard.load.loader import LoadedModel
     from modelcard.probe.twin import build_twin
 
     values = facts.values

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from modelcard.errors import EXIT_INTERNAL, ModelcardError
+from modelcard.base.errors import EXIT_INTERNAL, ModelcardError
 
 LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 # How long a rank waits for the others at a collective before the run fails: long enough for the slowest cell of a

@@ -172,8 +172,8 @@ def source_identity(spec: str | None, revision: str | None = None) -> dict[str, 
     Returns:
         {"tokenizer_sha256", "chat_template_sha256"}, plus "hub_commit" for a Hub id (None when not cached).
     """
-    from modelcard.load import HUB_ID, MODULE_SPEC
-    from modelcard.resources import demo_model_dir
+    from modelcard.base.resources import demo_model_dir
+    from modelcard.load.loader import HUB_ID, MODULE_SPEC
 
     path = Path(spec) if spec else demo_model_dir()
     if path.exists():

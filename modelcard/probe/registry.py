@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from modelcard.errors import BadInput
+from modelcard.base.errors import BadInput
 from modelcard.probe.cells import Cells
 
 

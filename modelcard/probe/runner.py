@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelcard.errors import ModelcardError
+from modelcard.base.errors import ModelcardError
 from modelcard.probe import limits
 from modelcard.probe.cells import as_json, label
 from modelcard.probe.context import ProbeContext

@@ -23,8 +23,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from modelcard.atomic import write_text
-from modelcard.errors import BadInput
+from modelcard.base.errors import BadInput
+from modelcard.base.writers import write_text
 from modelcard.probe.outcome import STATUSES
 
 MANIFEST = "manifest.json"

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modelcard.wording import number
+from modelcard.base.wording import number
 
 CALIBRATION_LENGTHS = (16, 256, 1024)
 LONG_CALIBRATION_S = 15.0  # the long forward is not run when it would take longer (a big model on a CPU)

@@ -9,9 +9,9 @@ from typing import Any
 
 def inspect_dict(config: dict[str, Any], folder: Path) -> dict[str, Any]:
     """The schema-valid inspection record of a config.json holding `config` (config only, no weights)."""
-    from modelcard.load import LoadOptions
+    from modelcard.load.loader import LoadOptions
     from modelcard.pipeline import inspect_record
-    from modelcard.validate import validate_record
+    from modelcard.record.validate import validate_record
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")

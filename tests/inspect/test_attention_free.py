@@ -6,9 +6,9 @@ import json
 
 
 def test_mamba2_ssm_heads_are_not_attention_heads(tmp_path):
-    from modelcard.load import LoadOptions
+    from modelcard.load.loader import LoadOptions
     from modelcard.pipeline import inspect_record
-    from modelcard.validate import validate_record
+    from modelcard.record.validate import validate_record
 
     config = {"model_type": "mamba2", "architectures": ["Mamba2ForCausalLM"], "hidden_size": 64, "num_heads": 8,
               "head_dim": 16, "state_size": 16, "n_groups": 1, "num_hidden_layers": 2, "vocab_size": 128,

@@ -74,7 +74,7 @@ def test_the_inspectors_share_typed_state(tmp_path) -> None:
     from modelcard.inspect.layer_kinds import Layer
     from modelcard.inspect.stacks import Stack
     from modelcard.inspect.state import Structure
-    from modelcard.load import LoadOptions, load_model
+    from modelcard.load.loader import LoadOptions, load_model
 
     (tmp_path / "config.json").write_text(json.dumps({**shapes.GEMMA_3N_E2B_TEXT}), encoding="utf-8")
     facts = inspect_loaded(load_model(str(tmp_path), LoadOptions()))

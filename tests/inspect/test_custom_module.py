@@ -31,9 +31,9 @@ FACTORY = textwrap.dedent('''
 
 
 def test_custom_module_attention_is_found(tmp_path, monkeypatch) -> None:
-    from modelcard.load import LoadOptions
+    from modelcard.load.loader import LoadOptions
     from modelcard.pipeline import inspect_record
-    from modelcard.validate import validate_record
+    from modelcard.record.validate import validate_record
 
     (tmp_path / "custom_tiny.py").write_text(FACTORY)
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -27,9 +27,9 @@ def walk(model_types: list[str], tmp_path) -> tuple[list[str], list[str]]:
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
     from transformers.utils import logging
 
-    from modelcard.chart_data import chart_specs
-    from modelcard.charts import draw_all
-    from modelcard.render import render_html, render_markdown
+    from modelcard.card.chart_data import chart_specs
+    from modelcard.card.charts import draw_all
+    from modelcard.card.render import render_html, render_markdown
 
     logging.set_verbosity_error()
     failures, skipped = [], []

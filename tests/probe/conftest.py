@@ -73,7 +73,7 @@ def probe_context(spec: str | None, seed: int = 0, attn_implementation: str | No
     key = (spec, seed, attn_implementation)
     if key not in _CONTEXTS:
         from modelcard.inspect import inspect_loaded
-        from modelcard.load import LoadOptions, load_model
+        from modelcard.load.loader import LoadOptions, load_model
         from modelcard.probe.context import build_context
 
         loaded = load_model(spec, LoadOptions(attn_implementation=attn_implementation))

@@ -13,7 +13,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def test_three_models_with_two_jobs_write_three_cards_and_one_summary(run_cli, tmp_path, monkeypatch) -> None:
-    from modelcard.resources import demo_model_dir
+    from modelcard.base.resources import demo_model_dir
 
     config_only = tmp_path / "llama-config"
     config_only.mkdir()

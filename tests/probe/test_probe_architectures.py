@@ -34,7 +34,7 @@ def _twin_logits(model_type: str, **overrides: object) -> tuple:
 def test_context_that_fails_with_any_exception_gives_error_records_not_a_crash() -> None:
     """Transformers' config validators raise huggingface_hub's StrictDataclassClassValidationError, which is no
     ValueError: preparing the model must turn any exception into per-probe errors (bad input still raises)."""
-    from modelcard.errors import BadInput
+    from modelcard.base.errors import BadInput
     from modelcard.probe.runner import run_suite
     from modelcard.probe.suite import ProbeEntry, Suite
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from modelcard.errors import BadInput
+from modelcard.base.errors import BadInput
 from modelcard.probe.limits import ProbeAborted, call_bounded
 from modelcard.probe.runner import run_suite
 from modelcard.probe.suite import ProbeEntry, Suite
@@ -110,7 +110,7 @@ def test_a_real_sigint_reraises_even_when_the_model_turns_it_into_another_except
 def _context_of(spec: str):
     def make():
         from modelcard.inspect import inspect_loaded
-        from modelcard.load import LoadOptions, load_model
+        from modelcard.load.loader import LoadOptions, load_model
         from modelcard.probe.context import build_context
 
         loaded = load_model(spec, LoadOptions())

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from modelcard.validate import validate_record
+from modelcard.record.validate import validate_record
 
 
 def _card(run_cli, tmp_path: Path, *args: str) -> dict:

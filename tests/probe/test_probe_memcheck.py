@@ -13,7 +13,7 @@ from modelcard.probe.suite import ProbeEntry, Suite
 
 def _context(spec: str | None):
     from modelcard.inspect import inspect_loaded
-    from modelcard.load import LoadOptions, load_model
+    from modelcard.load.loader import LoadOptions, load_model
     from modelcard.probe.context import build_context
 
     loaded = load_model(spec, LoadOptions())

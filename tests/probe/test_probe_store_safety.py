@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelcard.errors import BadInput
+from modelcard.base.errors import BadInput
 from modelcard.probe.store import MANIFEST, ResultStore
 
 

@@ -172,7 +172,7 @@ def test_chat_prompts_still_share_the_haystack(context, chat_model: Path) -> Non
 def test_generate_states_the_format_in_the_card(run_cli, chat_model: Path, tmp_path: Path) -> None:
     """`modelcard generate --prompt-format base` on a model with a template: the card's retrieval probe says
     base, and the record validates."""
-    from modelcard.validate import validate_record
+    from modelcard.record.validate import validate_record
 
     suite = tmp_path / "suite.yaml"
     suite.write_text("name: grid\ndescription: one retrieval probe, tiny\nprobes:\n"

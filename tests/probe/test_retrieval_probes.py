@@ -382,7 +382,7 @@ def test_a_cell_builds_only_its_own_prompts_and_they_are_the_whole_grids() -> No
 def test_the_five_probes_in_a_card(run_cli, tmp_path: Path) -> None:
     """A card of the windowed oracle with all five probes: the effective context and its rule in the record,
     the section in plain words and the depth x length table in README.md, and the record validates."""
-    from modelcard.validate import validate_record
+    from modelcard.record.validate import validate_record
 
     suite = tmp_path / "retrieval.yaml"
     suite.write_text(

@@ -15,7 +15,7 @@ def smollm2_context() -> Any:
     from real_models import smollm2_folder
 
     from modelcard.inspect import inspect_loaded
-    from modelcard.load import LoadOptions, load_model
+    from modelcard.load.loader import LoadOptions, load_model
     from modelcard.probe.context import build_context
 
     loaded = load_model(str(smollm2_folder()), LoadOptions())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from modelcard.chart_data import scaling_chart
+from modelcard.card.chart_data import scaling_chart
 from modelcard.probe.exponents import fit_exponent, log_slope
 
 

@@ -192,7 +192,7 @@ def test_a_terminal_less_log_gets_the_estimate_first_and_a_line_per_cell(run_cli
 def test_on_a_terminal_the_bar_counts_cells_and_the_estimate_is_written_above_it(context) -> None:
     import io
 
-    from modelcard.progress import ProbeBar
+    from modelcard.base.progress import ProbeBar
 
     stream = io.StringIO()
     with ProbeBar(2, stream=stream, disable=False) as bar:

@@ -6,7 +6,7 @@ What makes it repeatable: forwards at the smallest length warm the model up, and
 (its memory measurement) before it is timed; the timed forwards then run in `repeats` interleaved rounds over
 every length (a change in the machine's load spreads over all lengths instead of bending the curve), and each
 length reports the median with its range. The exponents are fitted on exactly what the card's chart draws
-(modelcard.chart_data.scaling_chart): the median peak memory above the weights (modelcard.probe.memory) and the
+(modelcard.card.chart_data.scaling_chart): the median peak memory above the weights (modelcard.probe.memory) and the
 median latency, over the `fit_points + 1` longest lengths. Each comes with its 95% interval
 (modelcard.probe.exponents), and the memory exponent fails the probe only when its whole interval lies above
 `max_exponent`."""

@@ -130,7 +130,7 @@ def code_fingerprint() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     import modelcard
-    from modelcard.resources import data_dir
+    from modelcard.base.resources import data_dir
 
     folders = [Path(modelcard.__file__).resolve().parent, *(data_dir(name) for name in ("templates", "schemas",
                                                                                          "probes"))]
@@ -248,10 +248,10 @@ def generate_here(source: CardSource, folder: Path) -> Card:
 
 def render_recorded(record: Path, output: Path) -> None:
     """A recorded card's files, rendered again from its record as `modelcard render` writes them."""
-    from modelcard.atomic import write_files
-    from modelcard.record import read_record
-    from modelcard.render import render_all
-    from modelcard.validate import validate_record
+    from modelcard.base.writers import write_files
+    from modelcard.card.render import render_all
+    from modelcard.record.document import read_record
+    from modelcard.record.validate import validate_record
 
     data = read_record(record)
     errors = validate_record(data)

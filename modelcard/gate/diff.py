@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelcard.cardfile import Card
-from modelcard.pointer import join, parts
-from modelcard.present import layer_pattern, visible
+from modelcard.base.pointer import join, parts
+from modelcard.card.present import layer_pattern, visible
+from modelcard.gate.cardfile import Card
 
 GROUPS = (("disclosures", "Disclosures"), ("architecture", "Architecture and attention"),
           ("context_window", "Context window"), ("kv_cache", "KV cache"), ("probes", "Probe results"),

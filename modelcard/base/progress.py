@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from modelcard.wording import number, plural
+from modelcard.base.wording import number, plural
 
 
 def probe_line(record: dict[str, Any], resumed: bool = False) -> str:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelcard.errors import BadInput
-from modelcard.files import decode_utf8, parse_json, read_bytes
-from modelcard.pointer import parts
-from modelcard.readme_read import ReadmeLayout, normalised, read_layout
-from modelcard.record import check_version
+from modelcard.base.errors import BadInput
+from modelcard.base.pointer import parts
+from modelcard.base.readers import decode_utf8, parse_json, read_bytes
+from modelcard.gate.readme_read import ReadmeLayout, normalised, read_layout
+from modelcard.record.document import check_version
 
 # A pointer's nearest README heading when it is not a disclosure or front-matter key.
 _README_PLACES = (("/findings", "## Findings"), ("/probes", "## Probes"), ("/probe_suite", "## Probes"),
@@ -49,7 +49,7 @@ class Card:
         if self.layout is not None:
             document["front_matter"] = self.layout.front_matter
         elif front_matter:
-            from modelcard.render import front_matter
+            from modelcard.card.render import front_matter
 
             document["front_matter"] = front_matter(self.record)
         return document
@@ -84,7 +84,7 @@ def read_card(path: Path) -> Card:
 
 def read_valid_card(path: Path) -> Card:
     """`read_card`, and refused as bad input unless its record fits the schema."""
-    from modelcard.validate import validate_record
+    from modelcard.record.validate import validate_record
 
     card = read_card(path)
     errors = validate_record(card.record)
@@ -103,7 +103,7 @@ def _is_markdown(path: Path, text: str) -> bool:
 
 
 def _read_readme(path: Path, text: str) -> Card:
-    from modelcard.render import embedded_record_text
+    from modelcard.card.render import embedded_record_text
 
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     embedded = embedded_record_text(text)

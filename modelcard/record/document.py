@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from modelcard.errors import BadInput
-from modelcard.files import read_json_object
+from modelcard.base.errors import BadInput
+from modelcard.base.readers import read_json_object
 
 SCHEMA_VERSION = "1.0"
 SUPPORTED_MAJOR = 1

@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelcard.cardfile import Card
-from modelcard.pointer import MISSING, parts, resolve
-from modelcard.policy import Condition, Policy, Rule
-from modelcard.present import visible
+from modelcard.base.pointer import MISSING, parts, resolve
+from modelcard.card.present import visible
+from modelcard.gate.cardfile import Card
+from modelcard.gate.policy import Condition, Policy, Rule
 
 # Text that stands where an answer should be (compared without regard to case, markup, quotes or a final stop).
 PLACEHOLDERS = frozenset({

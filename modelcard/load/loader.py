@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelcard.config_limits import check_dimensions
-from modelcard.errors import BadInput, ModelcardError
-from modelcard.files import decode_utf8, parse_json, read_bytes
-from modelcard.remote_code import RemoteCode, plan_remote_code, remote_model_class
-from modelcard.resources import demo_model_dir
-from modelcard.weights import check_safetensors, weight_findings
+from modelcard.base.errors import BadInput, ModelcardError
+from modelcard.base.readers import decode_utf8, parse_json, read_bytes
+from modelcard.base.resources import demo_model_dir
+from modelcard.load.limits import check_dimensions
+from modelcard.load.remote_code import RemoteCode, plan_remote_code, remote_model_class
+from modelcard.load.weights import check_safetensors, weight_findings
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 MODULE_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -48,7 +48,7 @@ class LoadOptions:
     trust_remote_code: bool = False
     allow_pickle: bool = False
     revision: str | None = None
-    # A model larger than one device (modelcard.placement): transformers' device_map across this machine's GPUs,
+    # A model larger than one device (modelcard.load.placement): transformers' device_map across this machine's GPUs,
     # with CPU or disk offload only when asked; or its tensor-parallel plan across the ranks of a torchrun job.
     device_map: str | None = None
     max_memory: dict[str, str] = field(default_factory=dict)  # device (0, 1, cpu) -> size (70GiB)
@@ -126,7 +126,7 @@ def check_options(options: LoadOptions) -> None:
         backend = getattr(torch, device.type, None)
         if not (backend is not None and hasattr(backend, "is_available") and backend.is_available()):
             raise BadInput("--device", f"{options.device!r}: this torch has no usable {device.type} device")
-    from modelcard.placement import check_placement
+    from modelcard.load.placement import check_placement
 
     check_placement(options)
     if options.dtype is not None and options.dtype != "auto":
@@ -528,7 +528,7 @@ def _from_pretrained(folder: str, config: Any, where: Path, options: LoadOptions
         kwargs["dtype"] = options.dtype
     if options.trust_remote_code:
         kwargs["trust_remote_code"] = True
-    from modelcard.placement import placement_kwargs, placement_problem, quiet_placement
+    from modelcard.load.placement import placement_kwargs, placement_problem, quiet_placement
 
     placed = placement_kwargs(options)
     kwargs.update(placed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelcard.wording import number
+from modelcard.base.wording import number
 
 CAPPED_KINDS = ("sliding", "chunked")
 

@@ -1,6 +1,6 @@
 """What the card's charts show, taken from a record and checked value by value: KV-cache memory against context
 length, the scaling probe's memory and latency against length, and passkey-grid's depth x length heatmap.
-Pure data (no matplotlib): `modelcard.charts` draws it. A record that validates may still hold odd values
+Pure data (no matplotlib): `modelcard.card.charts` draws it. A record that validates may still hold odd values
 (a probe's details are free-form), so every number is checked before it is plotted and a chart whose data do
 not make sense is left out, never drawn wrong."""
 
@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from modelcard.kv_plan import DTYPE_BYTES, growth
-from modelcard.wording import number
+from modelcard.card.kv_plan import DTYPE_BYTES, growth
+from modelcard.base.wording import number
 
 MAX_TOKENS = 2**40  # no chart runs past a trillion tokens, whatever a record declares
 DEFAULT_END = 131072  # where the KV chart ends when the declared window is unknown

@@ -1,5 +1,5 @@
 """Turn a validated record into what the templates show: rows and phrases, computed once, here, and escaped for
-the format they go into (modelcard.escape). Templates only format (STYLE.md 2).
+the format they go into (modelcard.card.escape). Templates only format (STYLE.md 2).
 
 Every value is checked before it is formatted: a record that validates may hold null almost anywhere, and an
 unknown value is shown with the reason the record gives for it."""
@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from modelcard.escape import (  # noqa: F401 (re-exported: the names templates' callers have used)
+from modelcard.card.escape import (  # noqa: F401 (re-exported: the names templates' callers have used)
     MARKDOWN,
     PLAIN,
     Escaper,
@@ -23,11 +23,11 @@ from modelcard.escape import (  # noqa: F401 (re-exported: the names templates' 
     md_text,
     visible,
 )
-from modelcard.kv_plan import kv_plan
-from modelcard.layer_pattern import layers_pattern
-from modelcard.probe_notes import cause, twin_note
-from modelcard.status import badge, declared, status_items
-from modelcard.wording import humane, number, plural, round_numbers_in
+from modelcard.card.kv_plan import kv_plan
+from modelcard.card.layer_pattern import layers_pattern
+from modelcard.card.probe_notes import cause, twin_note
+from modelcard.card.status import badge, declared, status_items
+from modelcard.base.wording import humane, number, plural, round_numbers_in
 
 DISCLOSURE_TITLES = {
     "intended_use": "Intended use",
@@ -405,7 +405,7 @@ def charts_view(charts: Sequence[Any], markdown: bool) -> dict[str, Any]:
     """Each drawn chart by name: the Markdown image (its PNG beside README.md) or the inline SVG for HTML."""
     from markupsafe import Markup
 
-    from modelcard.chart_data import CHART_NAMES
+    from modelcard.card.chart_data import CHART_NAMES
 
     shown: dict[str, Any] = dict.fromkeys(CHART_NAMES)
     for chart in charts:
@@ -421,7 +421,7 @@ def charts_view(charts: Sequence[Any], markdown: bool) -> dict[str, Any]:
 def present(record: dict[str, Any], markdown: bool = False, charts: Sequence[Any] = ()) -> dict[str, Any]:
     """Everything the Markdown (`markdown=True`) or the HTML template shows, escaped for it. Plain, the strings
     are the text itself with invisible characters made visible (the HTML template autoescapes markup).
-    `charts` are the drawn charts (modelcard.charts.DrawnChart) to place."""
+    `charts` are the drawn charts (modelcard.card.charts.DrawnChart) to place."""
     escape = MARKDOWN if markdown else PLAIN
     model = record["model"]
     suite = record.get("probe_suite") or {}

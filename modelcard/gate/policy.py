@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelcard.errors import BadInput
-from modelcard.files import read_yaml
-from modelcard.resources import data_dir
+from modelcard.base.errors import BadInput
+from modelcard.base.readers import read_yaml
+from modelcard.base.resources import data_dir
 
 SCHEMA_FILE = "policy.schema.json"
 DEFAULT_POLICY = "attention-governance"

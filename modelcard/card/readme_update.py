@@ -3,9 +3,9 @@ every byte the author wrote.
 
 The generated part lies between `<!-- modelcard:begin -->` and `<!-- modelcard:end -->` (a README that
 `generate` wrote has them too); only that is replaced. A README without them gets the block appended after its
-last line. The front matter is read, merged with the card's (modelcard.hub_metadata.merged) and written again;
+last line. The front matter is read, merged with the card's (modelcard.record.hub_metadata.merged) and written again;
 the body outside the markers is not touched. The chart PNGs the block links are written beside the README, in
-one set with it (modelcard.atomic.write_files)."""
+one set with it (modelcard.base.writers.write_files)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelcard.errors import BadInput
-from modelcard.files import decode_utf8, parse_yaml, read_bytes
-from modelcard.render import BEGIN_MARKER, END_MARKER, front_matter_yaml_for, generated_block
+from modelcard.base.errors import BadInput
+from modelcard.base.readers import decode_utf8, parse_yaml, read_bytes
+from modelcard.card.render import BEGIN_MARKER, END_MARKER, front_matter_yaml_for, generated_block
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def open_readme(path: Path) -> Readme:
 
 def updated_text(readme: Readme, record: dict[str, Any], charts: Any) -> str:
     """The README with the card's block in place and the metadata merged."""
-    from modelcard.hub_metadata import merged
+    from modelcard.record.hub_metadata import merged
 
     block = generated_block(record, charts)
     before = readme.before
@@ -74,9 +74,9 @@ def updated_text(readme: Readme, record: dict[str, Any], charts: Any) -> str:
 
 def update_readme(readme: Readme, record: dict[str, Any]) -> list[Path]:
     """Write the updated README and its charts beside it, as one set; returns the files written."""
-    from modelcard.atomic import write_files
-    from modelcard.chart_data import CHART_FILE_NAMES, chart_specs
-    from modelcard.charts import draw_all
+    from modelcard.base.writers import write_files
+    from modelcard.card.chart_data import CHART_FILE_NAMES, chart_specs
+    from modelcard.card.charts import draw_all
 
     charts = draw_all(chart_specs(record))
     files: dict[str, str | bytes] = {readme.path.name: updated_text(readme, record, charts)}

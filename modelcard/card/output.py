@@ -23,8 +23,8 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-from modelcard.atomic import NEW_FILE_FLAGS, os_problem
-from modelcard.errors import BadInput
+from modelcard.base.writers import NEW_FILE_FLAGS, os_problem
+from modelcard.base.errors import BadInput
 
 CARD_FILES = ("card.json", "README.md", "card.html")
 _CHECK_PREFIX = ".modelcard-check-"
@@ -35,7 +35,7 @@ def model_folders(spec: str | None) -> list[Path]:
     """The folders a model spec reads from (a local folder, a config's folder, the bundled demo); empty for a
     Hub id or a module (nothing of theirs can be named without loading them)."""
     if spec is None:
-        from modelcard.resources import demo_model_dir
+        from modelcard.base.resources import demo_model_dir
 
         return [demo_model_dir()]
     path = Path(spec)

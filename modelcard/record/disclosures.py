@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from modelcard.errors import BadInput
-from modelcard.files import read_yaml, resolve_inside
+from modelcard.base.errors import BadInput
+from modelcard.base.readers import read_yaml, resolve_inside
 
 DEFAULT_FILE = "modelcard.yaml"
 TEXT_KEYS = ("intended_use", "out_of_scope_use", "retrieval_mechanism", "training_data", "license", "contact",

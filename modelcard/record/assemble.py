@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from modelcard import __version__
-from modelcard.errors import BadInput
+from modelcard.base.errors import BadInput
 from modelcard.inspect.facts import NOT_MEASURED, Facts
-from modelcard.record import SCHEMA_VERSION
+from modelcard.record.document import SCHEMA_VERSION
 
 DETECTED_SECTIONS = ("model", "architecture", "attention", "masking", "position", "context_window", "kv_cache")
 DERIVED_POINTERS = ("/kv_cache/bytes_at",)

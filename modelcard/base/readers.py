@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from modelcard.errors import BadInput
+from modelcard.base.errors import BadInput
 
 MiB = 1024 * 1024
 # The largest file of each kind that modelcard reads; real ones are far smaller (a released config.json is

@@ -1,4 +1,4 @@
-"""Draw the card's charts (modelcard.chart_data) with matplotlib: an SVG to put inline in card.html and a PNG to
+"""Draw the card's charts (modelcard.card.chart_data) with matplotlib: an SVG to put inline in card.html and a PNG to
 put beside README.md. matplotlib is imported here only, when a chart is drawn.
 
 Deterministic output, so golden cards compare equal: a fixed font (DejaVu Sans, which matplotlib ships), text
@@ -15,7 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from modelcard.chart_data import ChartSpec, Panel, bytes_label
+from modelcard.card.chart_data import ChartSpec, Panel, bytes_label
 
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 LINE_STYLES = ("-", "--", ":", "-.")

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from modelcard.resources import data_dir
+from modelcard.base.resources import data_dir
 
 SCHEMA_FILE = "card.schema.json"
 

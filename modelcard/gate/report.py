@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from modelcard.check import CardReport, PolicyReport, Result
-from modelcard.present import DISCLOSURE_TITLES, visible
+from modelcard.card.present import DISCLOSURE_TITLES, visible
+from modelcard.gate.check import CardReport, PolicyReport, Result
 
 FORMATS = ("text", "json", "github", "junit")
 _MARKS = {"pass": "ok", "fail": "FAIL", "warn": "warn", "skipped": "n/a"}

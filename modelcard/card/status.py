@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modelcard.wording import plural
+from modelcard.base.wording import plural
 
 # The disclosures the attention-governance policy asks of every attention-model card (SPEC.md, Policies),
 # beyond what inspection detects itself.

@@ -10,16 +10,16 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from modelcard.hub_metadata import PIPELINE_TAGS, front_matter  # noqa: F401 (front_matter: part of this API)
-from modelcard.present import present
-from modelcard.record import dump_record
-from modelcard.resources import data_dir
+from modelcard.record.hub_metadata import PIPELINE_TAGS, front_matter  # noqa: F401 (front_matter: part of this API)
+from modelcard.card.present import present
+from modelcard.record.document import dump_record
+from modelcard.base.resources import data_dir
 
 RECORD_MARKER = "modelcard-record"
 RECORD_ENCODING = "zlib-base64"
 BEGIN_MARKER = "<!-- modelcard:begin -->"
 END_MARKER = "<!-- modelcard:end -->"
-MAX_RECORD_BYTES = 64 * 1024 * 1024  # the largest card.json modelcard reads (modelcard.files)
+MAX_RECORD_BYTES = 64 * 1024 * 1024  # the largest card.json modelcard reads (modelcard.base.readers)
 _EMBEDDED = re.compile(rf"\n<!-- {RECORD_MARKER}\n([^\n]*)\n-->\n*\Z")  # earlier versions: plain JSON
 _EMBEDDED_COMPRESSED = re.compile(rf"^<!-- {RECORD_MARKER} {RECORD_ENCODING}\n([A-Za-z0-9+/=]*)\n-->\n"
                                   rf"{re.escape(END_MARKER)}$", re.M)
@@ -126,14 +126,14 @@ def generated_block(record: dict[str, Any], charts: Sequence[Any]) -> str:
 def _drawn(record: dict[str, Any], charts: Sequence[Any] | None) -> Sequence[Any]:
     if charts is not None:
         return charts
-    from modelcard.chart_data import chart_specs
-    from modelcard.charts import draw_all
+    from modelcard.card.chart_data import chart_specs
+    from modelcard.card.charts import draw_all
 
     return draw_all(chart_specs(record))
 
 
 def render_markdown(record: dict[str, Any], charts: Sequence[Any] | None = None) -> str:
-    """README.md: Hub front matter, then the generated block. `charts` (drawn ones, modelcard.charts) default to
+    """README.md: Hub front matter, then the generated block. `charts` (drawn ones, modelcard.card.charts) default to
     the record's own; their PNG files are linked by relative name."""
     return f"---\n{front_matter_yaml(record)}---\n\n{generated_block(record, _drawn(record, charts))}"
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from modelcard.errors import BadInput
+from modelcard.base.errors import BadInput
 
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
 SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")

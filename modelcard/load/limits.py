@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from modelcard.errors import BadInput
+from modelcard.base.errors import BadInput
 
 # Far above any released model (the deepest have ~200 layers, 128 heads, a 256K vocabulary, 384 experts).
 LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "num_decoder_layers", "num_encoder_layers",

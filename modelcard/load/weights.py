@@ -9,8 +9,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from modelcard.errors import BadInput
-from modelcard.files import SIZE_CAPS, decode_utf8, parse_json
+from modelcard.base.errors import BadInput
+from modelcard.base.readers import SIZE_CAPS, decode_utf8, parse_json
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 FINGERPRINT_SAMPLE = 1 << 20  # bytes read from each end of a weight file

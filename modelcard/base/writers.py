@@ -53,7 +53,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from modelcard.errors import BadInput
+from modelcard.base.errors import BadInput
 
 try:
     import fcntl

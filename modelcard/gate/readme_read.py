@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelcard.files import parse_yaml
-from modelcard.present import DISCLOSURE_TITLES, visible
+from modelcard.base.readers import parse_yaml
+from modelcard.card.present import DISCLOSURE_TITLES, visible
 
 DISCLOSURES_HEADING = "## Disclosures"
 NOT_DECLARED = "*Not declared by the model's authors.*"
