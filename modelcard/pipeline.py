@@ -233,7 +233,7 @@ def rank_options(options: LoadOptions) -> LoadOptions:
     """The options a rank loads with: under torchrun `--device cuda` is this rank's own GPU."""
     import dataclasses
 
-    from modelcard.probe.distributed import rank_device
+    from modelcard.base.runtime import rank_device
 
     return dataclasses.replace(options, device=rank_device(options.device))
 

@@ -31,7 +31,7 @@ def probe_line(record: dict[str, Any], resumed: bool = False) -> str:
 def cell_line(key: str, outcome: dict[str, Any], done: int, total: int) -> str:
     """`  cell     passkey-grid           length=256 depth=0.0: 3 of 15 (4.21 s)`; a cell that did not finish says
     why."""
-    from modelcard.probe.cells import label
+    from modelcard.base.wording import cell_label
 
     status = {"ok": "cell", "skipped-time": "skipped", "not-applicable": "skipped"}.get(outcome["status"],
                                                                                        outcome["status"])
@@ -39,7 +39,7 @@ def cell_line(key: str, outcome: dict[str, Any], done: int, total: int) -> str:
     duration = outcome.get("duration_s")
     timing = f" ({duration:.2f} s)" if isinstance(duration, (int, float)) and outcome["status"] != "skipped-time" \
         else ""
-    return f"  {status:<8} {key:<22} {label(outcome.get('cell'))}: {done} of {total}{timing}{why}"
+    return f"  {status:<8} {key:<22} {cell_label(outcome.get('cell'))}: {done} of {total}{timing}{why}"
 
 
 def estimate_lines(estimate: Any) -> list[str]:

@@ -64,3 +64,10 @@ def round_numbers_in(text: str) -> str:
     `key=value` pairs are left as they are."""
     text = _LONG_FRACTION.sub(lambda m: number(float(m.group())), text)
     return _BARE_INTEGER.sub(lambda m: f"{int(m.group()):,}", text)
+
+
+def cell_label(cell: dict[str, Any] | None) -> str:
+    """A cell as people read it: `length=4096 depth=0.25`."""
+    if not cell:
+        return "whole"
+    return " ".join(f"{key}={value}" for key, value in cell.items())

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from modelcard.card.kv_plan import DTYPE_BYTES, growth
 from modelcard.base.wording import number
+from modelcard.card.kv_plan import DTYPE_BYTES, growth
 
 MAX_TOKENS = 2**40  # no chart runs past a trillion tokens, whatever a record declares
 DEFAULT_END = 131072  # where the KV chart ends when the declared window is unknown

@@ -23,8 +23,8 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-from modelcard.base.writers import NEW_FILE_FLAGS, os_problem
 from modelcard.base.errors import BadInput
+from modelcard.base.writers import NEW_FILE_FLAGS, os_problem
 
 CARD_FILES = ("card.json", "README.md", "card.html")
 _CHECK_PREFIX = ".modelcard-check-"

@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+from modelcard.base.wording import humane, number, plural, round_numbers_in
 from modelcard.card.escape import (  # noqa: F401 (re-exported: the names templates' callers have used)
     MARKDOWN,
     PLAIN,
@@ -27,7 +28,6 @@ from modelcard.card.kv_plan import kv_plan
 from modelcard.card.layer_pattern import layers_pattern
 from modelcard.card.probe_notes import cause, twin_note
 from modelcard.card.status import badge, declared, status_items
-from modelcard.base.wording import humane, number, plural, round_numbers_in
 
 DISCLOSURE_TITLES = {
     "intended_use": "Intended use",

@@ -10,10 +10,10 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from modelcard.record.hub_metadata import PIPELINE_TAGS, front_matter  # noqa: F401 (front_matter: part of this API)
+from modelcard.base.resources import data_dir
 from modelcard.card.present import present
 from modelcard.record.document import dump_record
-from modelcard.base.resources import data_dir
+from modelcard.record.hub_metadata import PIPELINE_TAGS, front_matter  # noqa: F401 (front_matter: part of this API)
 
 RECORD_MARKER = "modelcard-record"
 RECORD_ENCODING = "zlib-base64"

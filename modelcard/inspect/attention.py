@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from modelcard.inspect.custom import custom_attention
-from modelcard.inspect.facts import NOT_APPLICABLE, Facts
+from modelcard.inspect.facts import Facts
 from modelcard.inspect.features import features
 from modelcard.inspect.layer_kinds import Layer
 from modelcard.inspect.modules import attention_modules, is_cross
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.state import main_stack
 from modelcard.inspect.view import ModelView
+from modelcard.record.vocabulary import NOT_APPLICABLE
 
 RECURRENT_KINDS = ("linear", "state-space")
 

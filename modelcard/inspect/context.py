@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from modelcard.inspect.configs import as_int, read
-from modelcard.inspect.facts import NOT_APPLICABLE, NOT_MEASURED, Facts
+from modelcard.inspect.facts import Facts
 from modelcard.inspect.lengths import CONTEXT_KEYS, scaled_length, stated_length
 from modelcard.inspect.position import LEARNED_NAMES
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.view import ModelView
+from modelcard.record.vocabulary import NOT_APPLICABLE, NOT_MEASURED
 
 UNBOUNDED = {
     "relative-bias": "relative position buckets set no architectural limit on the input length",

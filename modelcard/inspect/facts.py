@@ -8,11 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelcard.inspect.state import Structure
-
-# STYLE.md 9: a null says which kind of gap it is.
-NOT_APPLICABLE = "not-applicable"
-UNKNOWN = "unknown"
-NOT_MEASURED = "not-measured"
+from modelcard.record.vocabulary import UNKNOWN
 
 
 @dataclass

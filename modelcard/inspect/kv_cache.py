@@ -9,7 +9,7 @@ from typing import Any
 
 from modelcard.inspect.architecture import takes_a_cache
 from modelcard.inspect.configs import as_int, layer_config, read
-from modelcard.inspect.facts import NOT_APPLICABLE, Facts
+from modelcard.inspect.facts import Facts
 from modelcard.inspect.heads import HEAD_DIM_KEYS, self_attention
 from modelcard.inspect.layer_kinds import Layer
 from modelcard.inspect.modules import forward_source
@@ -17,6 +17,7 @@ from modelcard.inspect.registry import inspector
 from modelcard.inspect.state import main_stack
 from modelcard.inspect.state_size import state_values
 from modelcard.inspect.view import ModelView
+from modelcard.record.vocabulary import NOT_APPLICABLE
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "float8_e4m3fn": 1, "float8_e5m2": 1}
 CAPPED = ("sliding", "chunked")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from modelcard.inspect.facts import NOT_APPLICABLE, UNKNOWN, Facts
+from modelcard.inspect.facts import Facts
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.view import ModelView
+from modelcard.record.vocabulary import NOT_APPLICABLE, UNKNOWN
 
 
 def parameter_count(model) -> int:

@@ -6,13 +6,14 @@ import re
 from typing import Any
 
 from modelcard.inspect.configs import as_int, read
-from modelcard.inspect.facts import NOT_APPLICABLE, Facts
+from modelcard.inspect.facts import Facts
 from modelcard.inspect.heads import self_attention
 from modelcard.inspect.modules import forward_source
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.stacks import Stack
 from modelcard.inspect.state import main_stack
 from modelcard.inspect.view import ModelView
+from modelcard.record.vocabulary import NOT_APPLICABLE
 
 LEARNED_NAMES = ("position_embeddings", "wpe", "embed_positions", "position_embedding", "pos_embed",
                  "embed_pos", "positional_embedding", "pos_embedding")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from modelcard.base.errors import BadInput
+from modelcard.base.runtime import cpu_available_bytes, launched, local_rank
 
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
 SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
@@ -25,8 +26,6 @@ OFFLOAD_WORDS = ("offload", "disk", "does not fit", "not enough memory", "out of
 
 def check_placement(options: Any) -> None:
     """Placement options that make sense together, before any model work."""
-    from modelcard.probe.distributed import launched
-
     if options.device_map is not None and options.device_map not in DEVICE_MAPS:
         raise BadInput("--device-map", f"{options.device_map!r} is not one of {', '.join(DEVICE_MAPS)}")
     if options.device_map is None and (options.max_memory or options.offload_cpu or options.offload_folder):
@@ -63,13 +62,10 @@ def own_gpus() -> list[int]:
     if not torch.cuda.is_available():
         return []
     count = torch.cuda.device_count()
-    from modelcard.probe.distributed import launched
-
     if not launched():
         return list(range(count))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     per_node = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    return [gpu for gpu in range(count) if gpu % per_node == local_rank % per_node]
+    return [gpu for gpu in range(count) if gpu % per_node == local_rank() % per_node]
 
 
 def placement_kwargs(options: Any) -> dict[str, Any]:
@@ -108,9 +104,7 @@ def quiet_placement() -> Iterator[None]:
 
 
 def _cpu_free() -> int:
-    from modelcard.probe.memcheck import _cpu_available
-
-    return int((_cpu_available() or 0) * 0.9) or 2 ** 40
+    return int((cpu_available_bytes() or 0) * 0.9) or 2 ** 40
 
 
 def placement_problem(error: BaseException, options: Any, model_class: Any) -> str | None:

@@ -57,10 +57,3 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
-
-
-def label(cell: dict[str, Any] | None) -> str:
-    """A cell as people read it: `length=4096 depth=0.25`."""
-    if not cell:
-        return "whole"
-    return " ".join(f"{key}={value}" for key, value in cell.items())

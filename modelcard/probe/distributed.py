@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from modelcard.base.errors import EXIT_INTERNAL, ModelcardError
+from modelcard.base.runtime import launched, local_rank
 
-LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 # How long a rank waits for the others at a collective before the run fails: long enough for the slowest cell of a
 # round when no time limit bounds it (a 128K-token cell of a 70B model), short enough that a rank lost without a
 # trace does not hold the machines for a day.
@@ -95,32 +94,6 @@ class TorchComm(Comm):
         return min(self.all_gather(int(value)))
 
 
-def launched() -> bool:
-    """Started by torchrun or accelerate launch with more than one rank."""
-    if not all(os.environ.get(name) for name in LAUNCH_VARIABLES):
-        return False
-    try:
-        return int(os.environ["WORLD_SIZE"]) > 1
-    except ValueError:
-        return False
-
-
-def launch_rank() -> int:
-    """This process's rank as the launcher set it (0 without one), readable before any process group exists."""
-    try:
-        return int(os.environ.get("RANK", "0")) if launched() else 0
-    except ValueError:
-        return 0
-
-
-def rank_device(device: str) -> str:
-    """The device a rank loads on: `cuda` (no index) becomes this rank's own GPU, cuda:LOCAL_RANK; anything else
-    is what the user named."""
-    if launched() and device == "cuda":
-        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    return device
-
-
 @contextlib.contextmanager
 def session(device: str = "cpu", tensor_parallel: bool = False, wait_s: float | None = None) -> Iterator[Comm]:
     """The ranks of this launch as a Comm, for the duration of the block: SOLO without torchrun; otherwise this
@@ -135,18 +108,18 @@ def session(device: str = "cpu", tensor_parallel: bool = False, wait_s: float | 
     import torch
     import torch.distributed as dist
 
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    rank_here = local_rank()
     cuda = device.startswith("cuda")
     backend = "nccl" if cuda else "gloo"
     timeout = datetime.timedelta(seconds=wait_s or DEFAULT_WAIT_S)
     owned = not dist.is_initialized()
     if owned:
         if cuda:
-            torch.cuda.set_device(local_rank)
+            torch.cuda.set_device(rank_here)
         dist.init_process_group(backend=backend, timeout=timeout)
     backend = dist.get_backend()
     group = dist.new_group(backend="gloo", timeout=timeout) if backend != "gloo" else None
-    comm = TorchComm(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank,
+    comm = TorchComm(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=rank_here,
                      backend=backend, split_cells=not tensor_parallel, group=group)
     _current.append(comm)
     try:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from modelcard.base.runtime import cpu_available_bytes
 
 # Kernels that never hold a full (queries x keys) score matrix.
 TILED_KERNELS = ("sdpa", "flash", "flex", "paged")
@@ -114,45 +115,8 @@ def available_bytes(device: Any) -> int | None:
         # what torch's caching allocator holds unused is free for torch as well
         return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
     if kind == "cpu":
-        return _cpu_available()
+        return cpu_available_bytes()
     return None
-
-
-def _cpu_available() -> int | None:
-    try:
-        import psutil
-
-        available: int | None = int(psutil.virtual_memory().available)
-    except ImportError:
-        available = _meminfo_available()
-    limit = _cgroup_available()
-    if limit is not None:
-        available = limit if available is None else min(available, limit)
-    return available
-
-
-def _meminfo_available() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _cgroup_available() -> int | None:
-    """A container's memory limit (cgroup v2) less what it uses, page cache counted as free."""
-    root = Path("/sys/fs/cgroup")
-    try:
-        limit = (root / "memory.max").read_text(encoding="ascii").strip()
-        if limit == "max":
-            return None
-        used = int((root / "memory.current").read_text(encoding="ascii"))
-        stat = dict(line.split() for line in (root / "memory.stat").read_text(encoding="ascii").splitlines())
-        return max(0, int(limit) - used + int(stat.get("inactive_file", 0)))
-    except (OSError, ValueError):
-        return None
 
 
 def cached_tokens(cache: Any) -> int:

@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from modelcard.base.errors import ModelcardError
+from modelcard.base.wording import cell_label
 from modelcard.probe import limits
-from modelcard.probe.cells import as_json, label
+from modelcard.probe.cells import as_json
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.distributed import SOLO, Comm, RankStopped, on_writer
 from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S, ProbeAborted, ProbeTimedOut, call_bounded
@@ -308,7 +309,7 @@ class _Run:
         elif failed:
             first = failed[0]
             outcome = Outcome(status="error", reason=f"{len(failed)} of {len(cells)} cells failed; "
-                                                     f"[{label(first['cell'])}] {first['reason']}",
+                                                     f"[{cell_label(first['cell'])}] {first['reason']}",
                               details={"failed_cells": [{"cell": o["cell"], "reason": o["reason"],
                                                          **({"traceback": o["traceback"]} if o.get("traceback")
                                                             else {})} for o in failed]})

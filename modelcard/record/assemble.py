@@ -9,15 +9,15 @@ from typing import Any
 
 from modelcard import __version__
 from modelcard.base.errors import BadInput
-from modelcard.inspect.facts import NOT_MEASURED, Facts
 from modelcard.record.document import SCHEMA_VERSION
+from modelcard.record.vocabulary import NOT_MEASURED, InspectedFacts
 
 DETECTED_SECTIONS = ("model", "architecture", "attention", "masking", "position", "context_window", "kv_cache")
 DERIVED_POINTERS = ("/kv_cache/bytes_at",)
 
 
 def assemble(
-    facts: Facts,
+    facts: InspectedFacts,
     probes: list[dict[str, Any]] | None = None,
     probe_suite: dict[str, Any] | None = None,
     disclosures: dict[str, Any] | None = None,
