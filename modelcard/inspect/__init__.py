@@ -1,4 +1,6 @@
-"""Static inspection: facts read from a model's config and module tree, without running it."""
+"""Inspect: a `LoadedModel` in; `Facts` out: what its config and module tree say (architecture class, heads,
+layers and their kinds, masking, position encoding, context window, KV cache, config keys the code never
+reads), read statically, without running the model; on the `meta` device when there are no weights."""
 
 from __future__ import annotations
 
@@ -22,7 +24,15 @@ ORDER = ("model", "architecture", "attention", "masking", "position", "context_w
 
 
 def inspect_loaded(loaded: LoadedModel) -> Facts:
-    """Run every registered inspector in ORDER."""
+    """Read a loaded model's static facts.
+
+    Args:
+        loaded: the model from `modelcard.load.load_model`, with or without weights.
+
+    Returns:
+        The facts every registered inspector contributed, run in `ORDER` so that each may read what the ones
+        before it found.
+    """
     unordered = set(INSPECTORS) - set(ORDER)
     if unordered:
         raise RuntimeError(f"inspectors missing from ORDER: {sorted(unordered)}")
