@@ -204,6 +204,10 @@ def _fraction(value: Any) -> float | None:
     return float(value) if ok else None
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def passkey_chart(record: dict[str, Any]) -> ChartSpec | None:
     probe = _probe(record, "passkey-grid")
     if probe is None:
@@ -216,8 +220,7 @@ def passkey_chart(record: dict[str, Any]) -> ChartSpec | None:
     rows = [row for row in grid if isinstance(row, dict) and _fraction(row.get("depth")) is not None][:MAX_GRID]
     if not lengths or not rows:
         return None
-    values = tuple(tuple(_fraction((row.get("scores") if isinstance(row.get("scores"), dict) else {}).get(str(n)))
-                         for n in lengths) for row in rows)
+    values = tuple(tuple(_fraction(_mapping(row.get("scores")).get(str(n))) for n in lengths) for row in rows)
     measured = [v for row in values for v in row if v is not None]
     if not measured:
         return None

@@ -14,15 +14,19 @@ import io
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from modelcard.card.chart_data import ChartSpec, Panel, bytes_label
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 LINE_STYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D")
 DPI = 100
 WIDTH_IN, PANEL_HEIGHT_IN = 5.4, 3.1  # small enough that 10 pt text stays legible scaled down to a phone
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 10,
     "svg.fonttype": "none",
@@ -173,6 +177,7 @@ def draw(spec: ChartSpec) -> DrawnChart:
     """Both files of one chart. Cached: rendering a card again (or cards that share their numbers) draws once."""
     import matplotlib
     from matplotlib.figure import Figure
+    from matplotlib.rcsetup import cycler  # the one matplotlib re-exports as matplotlib.cycler
 
     panels = len(spec.panels)
     if spec.grid is not None:
@@ -180,7 +185,7 @@ def draw(spec: ChartSpec) -> DrawnChart:
     else:
         size = (WIDTH_IN, PANEL_HEIGHT_IN * panels + 0.3)  # panels one above the other: readable on a phone
     with matplotlib.rc_context({**_RC, "svg.hashsalt": spec.name,
-                                "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO)}):
+                                "axes.prop_cycle": cycler(color=OKABE_ITO)}):
         figure = Figure(figsize=size, dpi=DPI, layout="constrained")
         if spec.grid is not None:
             _draw_grid(figure, spec)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from modelcard.base.wording import humane, number, plural, round_numbers_in
 from modelcard.card.escape import (  # noqa: F401 (re-exported: the names templates' callers have used)
@@ -48,11 +48,11 @@ FOLD_AFTER = 4  # index spans shown before the rest of a long list is folded awa
 # Phrases (plain text, escaped where they are placed) -----------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def human_bytes(count: int | None) -> str:
+def human_bytes(count: float | None) -> str:
     """`1 KiB`, `89.9 MiB`, `140 KiB`, `5 GiB`: three significant figures at most."""
     if not _is_number(count):
         return "unknown"
@@ -251,6 +251,10 @@ def _effective_line(record: dict[str, Any]) -> str | None:
     return text + "."
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _percent(value: Any) -> str:
     return f"{value:.0%}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
 
@@ -280,8 +284,7 @@ def long_context(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, A
         rows = [row for row in details["grid"] if isinstance(row, dict)]
         grid = {"lengths": [f"{n:,}" for n in lengths],
                 "rows": [{"depth": _percent(row.get("depth")),
-                          "cells": [_percent((row.get("scores") if isinstance(row.get("scores"), dict) else {})
-                                             .get(str(n))) for n in lengths]}
+                          "cells": [_percent(_mapping(row.get("scores")).get(str(n))) for n in lengths]}
                          for row in rows],
                 "skipped": [escape.item(f"{item['length']:,} tokens: {item.get('reason') or 'not run'}")
                             for item in details.get("skipped_lengths") or []
@@ -366,7 +369,7 @@ def disclosure_rows(record: dict[str, Any], escape: Escaper = PLAIN) -> list[dic
         value = disclosures.get(key)
         if not declared(value):
             continue
-        row = {"title": escape.line(_title(key)), "entries": None, "text": None}
+        row: dict[str, Any] = {"title": escape.line(_title(key)), "entries": None, "text": None}
         if isinstance(value, list):
             row["entries"] = [escape.item(item) for item in value] or None
         else:

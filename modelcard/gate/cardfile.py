@@ -49,9 +49,9 @@ class Card:
         if self.layout is not None:
             document["front_matter"] = self.layout.front_matter
         elif front_matter:
-            from modelcard.card.render import front_matter
+            from modelcard.card.render import front_matter as render_front_matter
 
-            document["front_matter"] = front_matter(self.record)
+            document["front_matter"] = render_front_matter(self.record)
         return document
 
     def line_of(self, pointer: str) -> int | None:
@@ -115,7 +115,7 @@ def _read_readme(path: Path, text: str) -> Card:
         raise BadInput(path, "the embedded card record must be a JSON object")
     check_version(record, path)
     layout = read_layout(text, path)
-    stored = record.get("disclosures") if isinstance(record.get("disclosures"), dict) else {}
+    stored = disclosures if isinstance(disclosures := record.get("disclosures"), dict) else {}
     edited = {key: section.line for key, section in layout.sections.items()
               if normalised(section.value) != normalised(stored.get(key))}
     return Card(path=path, kind="readme", record=record, text=text, layout=layout, edited=edited)

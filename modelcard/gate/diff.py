@@ -39,8 +39,9 @@ LABELS = {
     "/masking/stacks": "masking",
 }
 # Probe status changes in the order a reviewer wants them: what broke first, what was fixed last.
-_STATUS_RANK = {("pass", "fail"): 0, ("pass", "error"): 0, ("skipped", "fail"): 1, ("skipped", "error"): 1,
-                ("pass", "skipped"): 2, ("fail", "error"): 2, ("error", "fail"): 3}
+_STATUS_RANK: dict[tuple[str | None, str | None], int] = {
+    ("pass", "fail"): 0, ("pass", "error"): 0, ("skipped", "fail"): 1, ("skipped", "error"): 1,
+    ("pass", "skipped"): 2, ("fail", "error"): 2, ("error", "fail"): 3}
 _PROBE_FIELDS = ("status", "value", "unit", "metric", "twin", "kernel", "device", "dtype", "params")
 # Maps keyed by JSON pointers: each entry is one value, and entries that differ only in a layer index fold into one.
 _POINTER_MAPS = {"/provenance": "provenance", "/unknowns": "unknown", "/inspection/overridden": "overridden"}

@@ -147,7 +147,7 @@ def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, Any], dict[st
     for index in range(1, len(lines)):
         if lines[index].rstrip() == "---":
             data = parse_yaml("\n".join(lines[1:index]), path)
-            keys = {}
+            keys: dict[str, int] = {}
             for number, line in enumerate(lines[1:index], start=2):
                 match = re.match(r"^([A-Za-z0-9_][A-Za-z0-9_.-]*)\s*:", line)
                 if match:

@@ -162,8 +162,9 @@ def junit_report(reports: list[CardReport], strict: bool) -> str:
         for policy in report.policies:
             counts = {"tests": len(policy.results), "failures": policy.count("fail"),
                       "skipped": policy.count("skipped")}
-            suite = ET.SubElement(root, "testsuite", name=f"{policy.policy.name} ({report.card.path})",
-                                  errors="0", **{key: str(value) for key, value in counts.items()})
+            suite = ET.SubElement(root, "testsuite", {"name": f"{policy.policy.name} ({report.card.path})",
+                                                      "errors": "0",
+                                                      **{key: str(value) for key, value in counts.items()}})
             for key, value in counts.items():
                 totals[key] += value
             for result in policy.results:

@@ -92,6 +92,8 @@ def architecture_class(view: ModelView, stacks: list[Stack], layers: dict[str, l
     config = view.config
     if config is None:
         masking = (view.loaded.declared if view.loaded else {}).get("masking")
+        if masking is None:
+            return None
         return {"causal": "decoder-only", "bidirectional": "encoder-only"}.get(masking)
     names = {stack.name for stack in stacks}
     if getattr(config, "is_encoder_decoder", False) and {"encoder", "decoder"} <= names:

@@ -42,13 +42,13 @@ def verb(keys: dict[str, Any], singular: str, plural: str) -> str:
 def raw_keys(view: ModelView) -> dict[str, Any]:
     """The config.json's keys with a value, the text config's beside the top level's (the top level wins)."""
     raw = view.raw_config
-    text = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else {}
+    text = nested if isinstance(nested := raw.get("text_config"), dict) else {}
     return {key: value for key, value in {**text, **raw}.items() if value is not None and value is not False}
 
 
 def raw_flag(view: ModelView, key: str) -> Any:
     raw = view.raw_config
-    text = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else {}
+    text = nested if isinstance(nested := raw.get("text_config"), dict) else {}
     return raw.get(key, text.get(key))
 
 

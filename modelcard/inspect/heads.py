@@ -63,7 +63,8 @@ def stack_heads(stack: Stack) -> dict[str, Any]:
         per_layer = [as_int(value) for value in key_value]
         key_value = per_layer[0] if len(set(per_layer)) == 1 else None
     key_value = as_int(key_value)
-    heads = {"query": query, "key_value": key_value, "head_dim": head_dim, "grouping": grouping(query, key_value)}
+    heads: dict[str, Any] = {"query": query, "key_value": key_value, "head_dim": head_dim,
+                             "grouping": grouping(query, key_value)}
     if per_layer is not None and key_value is None:
         heads["key_value_per_layer"] = per_layer
         heads["grouping"] = "MQA" if all(value == 1 for value in per_layer) else "GQA"

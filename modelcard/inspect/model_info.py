@@ -47,6 +47,7 @@ def inspect_model_identity(view: ModelView, facts: Facts) -> None:
     import transformers
 
     loaded = view.loaded
+    assert loaded is not None, "inspect_loaded always gives the view its LoadedModel"
     config = view.config
     facts.values["model"] = {
         "id": loaded.model_id,

@@ -22,11 +22,12 @@ CONV_HINTS = ("shortconv", "short_conv")
 
 def forward_source(module: Any) -> str:
     """The source of the module class's forward ("" when it has none to read); read once per class."""
-    return _class_forward_source(type(module))
+    cls: type = type(module)  # as `type`, which mypy knows is hashable (type[Any] it does not)
+    return _class_forward_source(cls)
 
 
 @functools.cache
-def _class_forward_source(cls: type) -> str:
+def _class_forward_source(cls: type[Any]) -> str:
     try:
         return pyinspect.getsource(cls.forward)
     except (OSError, TypeError):
@@ -108,7 +109,10 @@ def layer_list(root: Any, count: int | None = None) -> list[Any]:
         for module in lists:
             if len(module) == count:
                 return list(module)
-    return list(max(lists, key=len)) if lists else []
+    if not lists:
+        return []
+    longest = max(lists, key=len)
+    return list(longest)
 
 
 def projection(module: Any, names: tuple[str, ...]) -> Any | None:

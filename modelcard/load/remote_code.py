@@ -29,7 +29,7 @@ class RemoteCode:
 
     def references(self) -> list[str]:
         """`module.Class` references to code: configs and models (tokenizers are not built)."""
-        refs = []
+        refs: list[str] = []
         for key, value in self.auto_map.items():
             if key == "AutoConfig" or key.startswith("AutoModel"):
                 refs.extend(item for item in (value if isinstance(value, list) else [value]) if isinstance(item, str))
@@ -104,6 +104,7 @@ def remote_model_class(remote: RemoteCode) -> Any:
     from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
     reference = remote.model_reference()
+    assert reference is not None, "plan_remote_code uses remote code only where it names a model class"
     try:
         return get_class_from_dynamic_module(reference, str(remote.folder), local_files_only=True)
     except Exception as error:  # the remote code itself failed to import: the model's, not modelcard's, fault

@@ -167,6 +167,7 @@ def everyone(comm: Comm, work: Callable[[], T]) -> T:
         return work()
     value: Any = None
     failure: tuple[int, str] | None = None
+    raised: Exception | None = None
     try:
         value = work()
     except ModelcardError as error:
@@ -174,7 +175,7 @@ def everyone(comm: Comm, work: Callable[[], T]) -> T:
     except Exception as error:  # an internal error on one rank stops every rank
         failure, raised = (EXIT_INTERNAL, f"{type(error).__name__}: {error}"), error
     states = comm.all_gather(failure)
-    if failure is not None:
+    if raised is not None:
         raise raised
     for rank, state in enumerate(states):
         if state is not None:

@@ -27,6 +27,7 @@ point comparison (RULER's definition), with the intervals beside it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from modelcard.probe.intervals import rate
@@ -49,9 +50,9 @@ def absolute_statement(threshold: float, what: str = "exact-match accuracy") -> 
     return f"the longest tested length whose {what} is at least {threshold:g} (RULER-style fixed threshold)"
 
 
-def effective_context(scores: dict[int, float], fraction: float = RELATIVE, absolute: float = ABSOLUTE,
+def effective_context(scores: Mapping[int, float], fraction: float = RELATIVE, absolute: float = ABSOLUTE,
                       min_base: float = MIN_BASE, declared: int | None = None, what: str = "exact-match accuracy",
-                      counts: dict[int, tuple[float, int]] | None = None) -> dict[str, Any]:
+                      counts: Mapping[int, tuple[float, int]] | None = None) -> dict[str, Any]:
     """The effective context by the relative rule, judged with intervals where `counts` are given.
 
     Args:

@@ -430,7 +430,7 @@ def verify_against_full_forward(adapter: Any, sequence: list[int], begin: int, r
     full_best = full.argmax(dim=-1)
     margin = full.gather(1, full_best[:, None])[:, 0] - full.gather(1, shared_best[:, None])[:, 0]
     swapped = int((margin > 2 * tolerance).sum())
-    record = {"checked": True, "tokens": len(sequence), "answer_positions": len(targets),
+    record: dict[str, Any] = {"checked": True, "tokens": len(sequence), "answer_positions": len(targets),
               "restorations": restored, "max_abs_logprob_difference": float(difference.max()),
               "argmax_agreement": float((full_best == shared_best).float().mean()), "tolerance": tolerance,
               "tolerance_source": source, "reference": "one full forward of the whole sequence, no cache"}

@@ -173,10 +173,12 @@ def build_format(codec: Codec, requested: str = "auto") -> PromptFormat:
     if mode == "base":
         prefix = [bos] if added and bos is not None else []
         return PromptFormat("base", requested, tuple(prefix), (), len(prefix), "tokenizer" if prefix else None, None)
+    assert template is not None, "resolve_mode gives chat only where there is a template"
     before, after = render_around_sentinel(tokenizer, template)
     prefix = codec.encode(before) if before else []
     source = "chat template" if bos is not None and prefix[:1] == [bos] else None
-    if source is None and added:  # the tokenizer adds a BOS that the template does not write: one, never two
+    # the tokenizer adds a BOS that the template does not write: one, never two
+    if source is None and added and bos is not None:
         prefix, source = [bos, *prefix], "tokenizer"
     count = 1 if source else 0
     return PromptFormat("chat", requested, tuple(prefix), tuple(codec.encode(after)), count, source,

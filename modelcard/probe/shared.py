@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,7 +228,7 @@ def float64_softmax() -> Iterator[None]:
     model's dtype, which would leave a float64 reference only float32-exact in its attention weights."""
     import torch
 
-    original = torch.nn.functional.softmax
+    original: Callable[..., Any] = torch.nn.functional.softmax  # called with whatever arguments its callers pass
 
     def softmax(input: Any, *args: Any, dtype: Any = None, **kwargs: Any) -> Any:  # noqa: A002 - torch's name
         if dtype is not None and getattr(input, "dtype", None) == torch.float64:
@@ -252,7 +252,9 @@ def detached_copy(adapter: Any) -> Any:
     offloaded = any(p.device.type == "meta" for p in model.parameters())
     if len(set(placed.values())) <= 1 and not offloaded:
         return copy.deepcopy(model)
-    from accelerate.utils.modeling import get_state_dict_offloaded_model
+    from accelerate.utils.modeling import (  # type: ignore[import-untyped]  # accelerate ships no type hints
+        get_state_dict_offloaded_model,
+    )
 
     state = get_state_dict_offloaded_model(model)
     clone = type(model)._from_config(model.config, dtype=adapter.dtype)

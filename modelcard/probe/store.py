@@ -43,7 +43,7 @@ class ResultStore:
         self._check_folder()
         manifest = self._read_manifest()
         self.files: list[str] = manifest["files"] if manifest else []  # names this store wrote, per its manifest
-        self.resumable = bool(manifest) and manifest["identity"] == self.identity
+        self.resumable = bool(manifest and manifest["identity"] == self.identity)
 
     def _check_folder(self) -> None:
         try:

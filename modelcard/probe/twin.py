@@ -142,7 +142,7 @@ def _check_routing(text: Any, data: dict[str, Any], num_layers: int) -> None:
                         "at any size (not only the shrunken twin); set num_experts_per_tok in config.json")
 
 
-def _drop_derived(cls: Any, data: dict[str, Any]) -> None:
+def _drop_derived(cls: type, data: dict[str, Any]) -> None:
     """Drop the full-size values of keys that the config's `__post_init__` derives from its fields (Zamba2's
     attention_hidden_size, mamba_headdim, hybrid_layer_ids): a value passed in would override the derivation,
     so they are derived again from the tiny widths."""

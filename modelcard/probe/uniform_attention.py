@@ -76,16 +76,17 @@ def wrapped_kernels(model: Any, wrap: Callable[[Callable[..., Any]], Callable[..
 
     eager = [(module, getattr(module, EAGER_NAME)) for module in _modeling_modules(model)
              if callable(getattr(module, EAGER_NAME, None))]
-    AttentionInterface.get_interface = get_interface
-    AttentionInterface.__getitem__ = getitem
+    # Patched on the class for the duration of the context, and restored below: mypy forbids assigning to a method.
+    AttentionInterface.get_interface = get_interface  # type: ignore[method-assign]
+    AttentionInterface.__getitem__ = getitem  # type: ignore[method-assign]
     try:
         for module, kernel in eager:
             setattr(module, EAGER_NAME, once(kernel))
         yield
     finally:
-        AttentionInterface.get_interface = original_get_interface
+        AttentionInterface.get_interface = original_get_interface  # type: ignore[method-assign]
         if had_getitem:
-            AttentionInterface.__getitem__ = original_getitem
+            AttentionInterface.__getitem__ = original_getitem  # type: ignore[method-assign]
         else:
             del AttentionInterface.__getitem__
         for module, kernel in eager:
@@ -115,18 +116,18 @@ def _marked_values(value: Any, positions: list[int]) -> Any:
 
 def _replace_inputs(args: tuple, kwargs: dict, replacements: dict[str, Any]) -> tuple[tuple, dict]:
     """The call's arguments with query, key and value replaced where they were passed, and score biases zeroed."""
-    args, kwargs = list(args), dict(kwargs)
+    new_args, new_kwargs = list(args), dict(kwargs)
     for index, name in enumerate(KERNEL_ARGUMENTS):
         if name not in replacements:
             continue
-        if index < len(args):
-            args[index] = replacements[name]
+        if index < len(new_args):
+            new_args[index] = replacements[name]
         else:
-            kwargs[name] = replacements[name]
+            new_kwargs[name] = replacements[name]
     for name in SCORE_BIAS_ARGUMENTS:
-        if hasattr(kwargs.get(name), "shape"):
-            kwargs[name] = kwargs[name].new_zeros(kwargs[name].shape)
-    return tuple(args), kwargs
+        if hasattr(new_kwargs.get(name), "shape"):
+            new_kwargs[name] = new_kwargs[name].new_zeros(new_kwargs[name].shape)
+    return tuple(new_args), new_kwargs
 
 
 def _uniform_call(kernel: Callable[..., Any], args: tuple, kwargs: dict, positions: list[int], length: int) -> Any:
@@ -197,7 +198,7 @@ def kernel_visibility(adapter: Any, input_ids: Any, positions: list[int]) -> dic
             sight.visible[:, start:start + len(group)] |= seen
 
     def enter(index: int) -> Callable[..., None]:
-        return lambda *_: current.append(index)  # type: ignore[func-returns-value]  # list.append: None
+        return lambda *_: current.append(index)  # list.append gives None: the hook changes nothing
 
     def leave(*_: Any) -> None:
         current.pop()  # a forward hook that returned a value would replace the block's output

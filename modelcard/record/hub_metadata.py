@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 PIPELINE_TAGS = {"decoder-only": "text-generation", "encoder-only": "fill-mask",
                  "encoder-decoder": "text2text-generation", "vision-encoder": "image-feature-extraction"}
 RETRIEVAL_PROBES = ("passkey-grid", "copy-distance", "multikey-distractors", "position-sensitivity",
                     "injected-instruction")
 OUR_DATASET_PREFIX = "modelcard/"  # the dataset type of every model-index result modelcard writes
-TASK = {"task_type": "text-generation", "task_name": "Long-context retrieval (synthetic, modelcard probes)"}
+
+
+class Task(TypedDict):
+    """The model-index task every result of ours is filed under."""
+
+    task_type: str
+    task_name: str
+
+
+TASK: Task = {"task_type": "text-generation", "task_name": "Long-context retrieval (synthetic, modelcard probes)"}
 
 
 def _text_or_texts(value: Any) -> str | list[str] | None:
@@ -120,7 +129,7 @@ def merged(existing: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     data = {key: value for key, value in existing.items() if key != "model-index"}
     for key, value in ours.to_dict().items():
         if key == "tags":
-            previous = existing.get("tags") if isinstance(existing.get("tags"), list) else []
+            previous = tags if isinstance(tags := existing.get("tags"), list) else []
             data["tags"] = list(dict.fromkeys([*previous, *value]))
         elif key != "model-index":
             data[key] = value

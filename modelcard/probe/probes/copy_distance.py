@@ -160,8 +160,9 @@ def start_of_text(codec: Codec | None) -> list[int]:
     tokenizer = getattr(codec, "tokenizer", None)
     if codec is None or tokenizer is None:
         return []
-    if adds_bos(tokenizer):
-        return [bos_id(tokenizer)]
+    bos = bos_id(tokenizer)
+    if bos is not None and adds_bos(tokenizer):  # adds_bos is False without a BOS id
+        return [bos]
     return codec.encode("\n")
 
 
@@ -212,14 +213,14 @@ def copy_sequence(ctx: ProbeContext, source: dict[str, Any], length: int, salt: 
     if source["kind"] == "random-ids":
         return random_sequence(ctx, length, salt)
     rng = rng_for(ctx.seed, "copy-distance", salt)
+    sequence: list[int] = []
     if source["kind"] in ("vocabulary", "characters"):
         # No token twice while the pool lasts: a token seen twice before the copy has two successors, and
         # copying it would be ambiguous, not hard. Past the pool's size each pass through it is reshuffled.
-        pool, sequence = source["ids"], []
+        pool = source["ids"]
         while len(sequence) < length:
             sequence.extend(rng.sample(pool, min(len(pool), length - len(sequence))))
         return sequence
-    sequence: list[int] = []
     while len(sequence) < length:
         sequence.extend(source["words"][rng.randrange(len(source["words"]))])
     return sequence[:length]

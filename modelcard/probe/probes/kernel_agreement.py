@@ -57,8 +57,9 @@ def choose(ctx: ProbeContext, kernels: list[str] | None, exclude: list[str] | No
     wanted = [k for k in (kernels or list(availability)) if k in availability]
     runnable = []
     for kernel in wanted:
-        if availability[kernel] is not None:
-            not_run[kernel] = availability[kernel]
+        why_not = availability[kernel]
+        if why_not is not None:
+            not_run[kernel] = why_not
         elif kernel in (exclude or []):
             not_run[kernel] = {"status": "excluded", "reason": "left out by the suite (exclude)"}
         else:
@@ -215,17 +216,21 @@ def kernel_agreement(ctx: ProbeContext, kernels: list[str] | None = None, exclud
     ids, mask, keep = padded_batch(ctx, length, batch, pad)
     atol, rtol = tolerance(adapter.dtype_name, atol, rtol)
     outputs, crashed = run_kernels(adapter, candidates, ids, mask)
-    truth, built = (float64_reference(adapter, ids, mask) if outputs else
-                    (None, {"built": False, "reason": "no kernel ran"}))
-    path = built.get("kernel")
-    if truth is not None and path not in outputs and path not in crashed:  # the reference path's own rounding
-        outputs_path, crashed_path = run_kernels(adapter, [path], ids, mask)
-        extra = {**outputs, **outputs_path}
-        results, allowance = judge_against_float64(extra, truth, path, keep, atol, rtol)
-        results[path]["reference_path_only"] = True
-        crashed.update(crashed_path)
-    elif truth is not None:
-        results, allowance = judge_against_float64(outputs, truth, path, keep, atol, rtol)
+    if outputs:
+        truth, built = float64_reference(adapter, ids, mask)
+    else:
+        truth, built = None, {"built": False, "reason": "no kernel ran"}
+    path = built.get("kernel")  # float64_reference names it whether or not it built the reference
+    if truth is not None:
+        assert path is not None
+        if path not in outputs and path not in crashed:  # the reference path's own rounding
+            outputs_path, crashed_path = run_kernels(adapter, [path], ids, mask)
+            extra = {**outputs, **outputs_path}
+            results, allowance = judge_against_float64(extra, truth, path, keep, atol, rtol)
+            results[path]["reference_path_only"] = True
+            crashed.update(crashed_path)
+        else:
+            results, allowance = judge_against_float64(outputs, truth, path, keep, atol, rtol)
     else:
         allowance = None
         results = judge_without_float64(outputs, reference, keep, atol, rtol) if reference in outputs else {}
@@ -236,7 +241,8 @@ def kernel_agreement(ctx: ProbeContext, kernels: list[str] | None = None, exclud
         details["allowance"] = allowance
     threshold = {"atol": atol, "rtol": rtol, "min_top1": min_top1,
                  **({"rounding_budget": allowance["rounding_budget"]} if allowance else {})}
-    distances = [r.get("distance_to_float64", r.get("max_abs_diff")) for r in results.values()]
+    distances: list[float] = [r["distance_to_float64"] if "distance_to_float64" in r else r["max_abs_diff"]
+                              for r in results.values()]
     metric = ("max distance to the float64 reference" if truth is not None else
               f"max abs diff vs {reference} (no float64 reference: {built.get('reason')})")
     outcome = Outcome(status="pass", metric=metric, value=max(distances, default=None), unit=None,

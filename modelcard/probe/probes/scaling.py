@@ -13,10 +13,11 @@ median latency, over the `fit_points + 1` longest lengths. Each comes with its 9
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from modelcard.probe.capping import cap_length, declared_context
@@ -70,7 +71,8 @@ def measure_memory(ctx: ProbeContext, lengths: list[int], repeats: int) -> tuple
     for length in lengths:
         ids = ctx.random_ids(length, salt=52)
         try:
-            peaks[length] = [peak_bytes(lambda ids=ids: adapter.outputs(ids), adapter.device) for _ in range(repeats)]
+            peaks[length] = [peak_bytes(functools.partial(adapter.outputs, ids), adapter.device)
+                             for _ in range(repeats)]
         except (RuntimeError, MemoryError) as error:
             if not is_out_of_memory(error):
                 raise
@@ -93,11 +95,11 @@ def measure_latency(ctx: ProbeContext, lengths: list[int], repeats: int) -> dict
     seconds: dict[int, list[float]] = {length: [] for length in lengths}
     for _ in range(repeats):
         for length in lengths:
-            seconds[length].append(timed(lambda ids=inputs[length]: adapter.outputs(ids), adapter.device))
+            seconds[length].append(timed(functools.partial(adapter.outputs, inputs[length]), adapter.device))
     return seconds
 
 
-def spread(values: list[float], digits: int) -> list[float]:
+def spread(values: Sequence[float], digits: int) -> list[float]:
     return [round(min(values), digits), round(max(values), digits)]
 
 

@@ -371,12 +371,20 @@ def reaches_past_claim(layer: dict[str, Any], got: dict[str, Any], length: int) 
     window's or chunk's end. A change is proof of visibility, whatever measured it."""
     last = length - 1
     window = layer.get("window")
-    claimed_end = {"sliding": lambda p: _sliding_end(p, window, last),
-                   "chunked": lambda p: _chunk_end(p, window, last)}.get(layer["kind"], lambda p: last)
     if layer["kind"] in WINDOWED and not window:
         return bool(got["sees_later_positions"])
-    return bool(got["sees_later_positions"]) or any(int(p) + reach - 1 > claimed_end(int(p))
+    kind = layer["kind"]
+    return bool(got["sees_later_positions"]) or any(int(p) + reach - 1 > _claimed_end(kind, window, int(p), last)
                                                     for p, reach in got["reach"].items())
+
+
+def _claimed_end(kind: str, window: int | None, p: int, last: int) -> int:
+    """The last position that position p reaches by its layer's declaration (a windowed kind comes with a window)."""
+    if kind == "sliding" and window:
+        return _sliding_end(p, window, last)
+    if kind == "chunked" and window:
+        return _chunk_end(p, window, last)
+    return last
 
 
 def _later_positions(ctx: ProbeContext, rows: list[dict[str, Any]], blocks: dict[int, dict[str, Any]],
