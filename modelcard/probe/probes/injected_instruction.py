@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
-from modelcard.probe.outcome import Outcome, finding, skipped
-from modelcard.probe.prompt_format import PLAIN, PromptFormat, format_of
+from modelcard.probe.outcome import Outcome, finding
+from modelcard.probe.prompt_format import PLAIN, PromptFormat
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import (
     ANSWER,
     NEEDLE,
     PLANTED,
+    Codec,
     FillerStream,
     Insert,
     Prompt,
@@ -31,11 +31,11 @@ from modelcard.probe.retrieval import (
     interval,
     make_key,
     make_value,
-    preflight,
     rng_for,
     shortest_score,
 )
-from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran, stream_of
+from modelcard.probe.retrieval_cells import Merged
+from modelcard.probe.text_retrieval import RetrievalTask, retrieval_cells
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], places: list[float], needle_depth: float,
@@ -108,36 +108,19 @@ def rates(items: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def split_injected(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
-    codec, why = preflight(ctx)
-    if codec is None:
-        return skipped(why or "no tokenizer")
-    try:
-        format_of(ctx, codec)
-    except ValueError as error:
-        return skipped(str(error))
+def injected_cells(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"length": n, "sample": sample} for n in sorted({int(n) for n in params["lengths"]})
             for sample in range(params["samples"])]
 
 
-def measure_injected(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
-    codec, _ = preflight(ctx)
-    length = cell["length"]
-
-    def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
-        stream = stream_of(ctx, codec, length, params["filler"])
-        return build_prompts(codec, stream, [length], [float(p) for p in params["places"]], params["needle_depth"],
-                             params["samples"], params["digits"], ctx.seed, only=cell["sample"],
-                             fmt=format_of(ctx, codec))
-
-    return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
+def injected_prompts(codec: Codec, stream: FillerStream, params: dict[str, Any], cell: dict[str, Any], seed: int,
+                     fmt: PromptFormat) -> tuple[list[Prompt], list[dict[str, Any]]]:
+    return build_prompts(codec, stream, [cell["length"]], [float(p) for p in params["places"]], params["needle_depth"],
+                         params["samples"], params["digits"], seed, only=cell["sample"], fmt=fmt)
 
 
-def conclude_injected(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
-    codec, _ = preflight(ctx)
-    merged = Merged(partials)
-    if not merged.prompts:
-        return skipped(nothing_ran(merged), skipped_lengths=merged.skipped)
+def conclude_injected(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec: Codec,
+                      fmt: PromptFormat) -> Outcome:
     places = [float(p) for p in params["places"]]
     max_follow, fraction, filler, needle_depth = (params["max_follow"], params["fraction"], params["filler"],
                                                   params["needle_depth"])
@@ -168,7 +151,7 @@ def conclude_injected(ctx: ProbeContext, params: dict[str, Any], partials: list[
                                "instructions": list(PLANTED), "skipped_lengths": skipped_lengths,
                                "shortest": shortest_score(int(first), clean_first["successes"],
                                                           clean_first["samples"]),
-                               "tokenizer": codec.name, "prompt_format": format_of(ctx, codec).as_dict(),
+                               "tokenizer": codec.name, "prompt_format": fmt.as_dict(),
                                "filler": filler, "compute": merged.compute,
                                "memory": merged.memory})
     derailed = clean > 0 and injected < fraction * clean
@@ -184,8 +167,8 @@ def conclude_injected(ctx: ProbeContext, params: dict[str, Any], partials: list[
     return outcome
 
 
-INJECTED_CELLS = Cells(split=split_injected, measure=measure_injected, conclude=conclude_injected,
-                       cost=lambda cell: float(cell["length"]))
+INJECTED_CELLS = retrieval_cells(RetrievalTask(cells=injected_cells, build=injected_prompts,
+                                               conclude=conclude_injected, cost=lambda cell: float(cell["length"])))
 
 
 @probe("injected-instruction", "An instruction planted in the context: followed or ignored", cells=INJECTED_CELLS,

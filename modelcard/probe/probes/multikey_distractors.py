@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
-from modelcard.probe.outcome import Outcome, finding, skipped
-from modelcard.probe.prompt_format import PLAIN, PromptFormat, format_of
+from modelcard.probe.outcome import Outcome, finding
+from modelcard.probe.prompt_format import PLAIN, PromptFormat
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import (
     ANSWER,
     NEEDLE,
+    Codec,
     FillerStream,
     Insert,
     Prompt,
@@ -29,11 +29,11 @@ from modelcard.probe.retrieval import (
     make_key,
     make_value,
     near_duplicates,
-    preflight,
     rng_for,
     shortest_score,
 )
-from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran, stream_of
+from modelcard.probe.retrieval_cells import Merged
+from modelcard.probe.text_retrieval import RetrievalTask, retrieval_cells
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], distractors: list[int], samples: int,
@@ -100,35 +100,19 @@ def tally(items: list[tuple[Prompt, dict[str, Any]]]) -> dict[str, Any]:
             "successes": accuracy}
 
 
-def split_multikey(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
-    codec, why = preflight(ctx)
-    if codec is None:
-        return skipped(why or "no tokenizer")
-    try:
-        format_of(ctx, codec)
-    except ValueError as error:
-        return skipped(str(error))
+def multikey_cells(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"length": n, "distractors": count} for n in sorted({int(n) for n in params["lengths"]})
             for count in sorted({int(n) for n in params["distractors"]})]
 
 
-def measure_multikey(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
-    codec, _ = preflight(ctx)
-    length = cell["length"]
-
-    def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
-        stream = stream_of(ctx, codec, length, params["filler"])
-        return build_prompts(codec, stream, [length], [cell["distractors"]], params["samples"], params["digits"],
-                             ctx.seed, fmt=format_of(ctx, codec))
-
-    return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
+def multikey_prompts(codec: Codec, stream: FillerStream, params: dict[str, Any], cell: dict[str, Any], seed: int,
+                     fmt: PromptFormat) -> tuple[list[Prompt], list[dict[str, Any]]]:
+    return build_prompts(codec, stream, [cell["length"]], [cell["distractors"]], params["samples"], params["digits"],
+                         seed, fmt=fmt)
 
 
-def conclude_multikey(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
-    codec, _ = preflight(ctx)
-    merged = Merged(partials)
-    if not merged.prompts:
-        return skipped(nothing_ran(merged), skipped_lengths=merged.skipped)
+def conclude_multikey(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec: Codec,
+                      fmt: PromptFormat) -> Outcome:
     counts = sorted({int(n) for n in params["distractors"]})
     fraction, min_base, filler = params["fraction"], params["min_base"], params["filler"]
     prompts, scores, skipped_lengths = merged.prompts, merged.scores, merged.skipped
@@ -152,7 +136,7 @@ def conclude_multikey(ctx: ProbeContext, params: dict[str, Any], partials: list[
                       details={"summary": summary, "by_length": table, "worst_length": int(worst),
                                "shortest": shortest_score(int(first), first_row["successes"], first_row["samples"]),
                                "skipped_lengths": skipped_lengths, "tokenizer": codec.name,
-                               "prompt_format": format_of(ctx, codec).as_dict(), "filler": filler,
+                               "prompt_format": fmt.as_dict(), "filler": filler,
                                "compute": merged.compute, "memory": merged.memory})
     if clean < min_base:
         # Measured, but it cannot answer its question: a model that does not retrieve a lone needle cannot be
@@ -170,8 +154,9 @@ def conclude_multikey(ctx: ProbeContext, params: dict[str, Any], partials: list[
     return outcome
 
 
-MULTIKEY_CELLS = Cells(split=split_multikey, measure=measure_multikey, conclude=conclude_multikey,
-                       cost=lambda cell: float(cell["length"] * (1 + cell["distractors"])))
+MULTIKEY_CELLS = retrieval_cells(RetrievalTask(
+    cells=multikey_cells, build=multikey_prompts, conclude=conclude_multikey,
+    cost=lambda cell: float(cell["length"] * (1 + cell["distractors"]))))
 
 
 @probe("multikey-distractors", "Retrieval among near-duplicate needles", cells=MULTIKEY_CELLS, version=2)

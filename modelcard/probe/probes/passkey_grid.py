@@ -17,16 +17,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.effective_context import describe, effective_context
-from modelcard.probe.outcome import Outcome, finding, skipped
-from modelcard.probe.prompt_format import PLAIN, PromptFormat, format_of
+from modelcard.probe.outcome import Outcome, finding
+from modelcard.probe.prompt_format import PLAIN, PromptFormat
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import (
     ANSWER,
     NEEDLE,
     QUESTION,
+    Codec,
     FillerStream,
     Insert,
     Prompt,
@@ -35,12 +35,12 @@ from modelcard.probe.retrieval import (
     interval,
     make_key,
     make_value,
-    preflight,
     rng_for,
     shortest_score,
 )
-from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran, stream_of
+from modelcard.probe.retrieval_cells import Merged
 from modelcard.probe.shared import claimed_windows
+from modelcard.probe.text_retrieval import RetrievalTask, retrieval_cells
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], depths: list[float], samples: int,
@@ -146,36 +146,20 @@ def placement(prompts: list[Prompt]) -> dict[str, Any]:
             "max_depth_gap": round(max(gaps), 4) if gaps else None}
 
 
-def split_grid(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
-    codec, why = preflight(ctx)
-    if codec is None:
-        return skipped(why or "no tokenizer")
-    try:
-        format_of(ctx, codec)
-    except ValueError as error:
-        return skipped(str(error))
+def grid_cells(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]]:
     lengths = exact_lengths(params["lengths"], params["min_length"], params["max_length"], ctx.max_length(),
                             windows=claimed_windows(ctx))
     return [{"length": n, "depth": d} for n in lengths for d in dict.fromkeys(map(float, params["depths"]))]
 
 
-def measure_grid(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
-    codec, _ = preflight(ctx)
-    length = cell["length"]
-
-    def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
-        stream = stream_of(ctx, codec, length, params["filler"])
-        return build_prompts(codec, stream, [length], [float(d) for d in params["depths"]], params["samples"],
-                             params["digits"], ctx.seed, only=cell["depth"], fmt=format_of(ctx, codec))
-
-    return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
+def grid_prompts(codec: Codec, stream: FillerStream, params: dict[str, Any], cell: dict[str, Any], seed: int,
+                 fmt: PromptFormat) -> tuple[list[Prompt], list[dict[str, Any]]]:
+    return build_prompts(codec, stream, [cell["length"]], [float(d) for d in params["depths"]], params["samples"],
+                         params["digits"], seed, only=cell["depth"], fmt=fmt)
 
 
-def conclude_grid(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
-    codec, _ = preflight(ctx)
-    merged = Merged(partials)
-    if not merged.prompts:
-        return skipped(nothing_ran(merged), skipped_lengths=merged.skipped)
+def conclude_grid(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec: Codec,
+                  fmt: PromptFormat) -> Outcome:
     fraction, absolute, min_base = params["fraction"], params["absolute"], params["min_base"]
     declared = ctx.max_length()
     depths = [float(d) for d in params["depths"]]
@@ -196,8 +180,8 @@ def conclude_grid(ctx: ProbeContext, params: dict[str, Any], partials: list[dict
                  "shortest": shortest_score(tested[0], right, total),
                  "by_depth": rates_by(prompts, scores, "depth", depths), "placement": placement(prompts),
                  "grid": table, "lengths": sorted(by_length), "depths": depths, "effective": effective,
-                 "cells": rows, "skipped_lengths": skipped_lengths, "tokenizer": codec.name if codec else None,
-                 "prompt_format": format_of(ctx, codec).as_dict() if codec else None,
+                 "cells": rows, "skipped_lengths": skipped_lengths, "tokenizer": codec.name,
+                 "prompt_format": fmt.as_dict(),
                  "filler": params["filler"], "needle_template": NEEDLE, "question_template": QUESTION,
                  "tokens": {k: example[k] for k in ("needle_tokens", "question_tokens", "answer_tokens")},
                  "compute": merged.compute, "memory": merged.memory})
@@ -227,8 +211,8 @@ def conclude_grid(ctx: ProbeContext, params: dict[str, Any], partials: list[dict
     return outcome
 
 
-GRID_CELLS = Cells(split=split_grid, measure=measure_grid, conclude=conclude_grid,
-                   cost=lambda cell: float(cell["length"]))
+GRID_CELLS = retrieval_cells(RetrievalTask(cells=grid_cells, build=grid_prompts, conclude=conclude_grid,
+                                           cost=lambda cell: float(cell["length"])))
 
 
 @probe("passkey-grid", "Needle retrieval over a depth x length grid", cells=GRID_CELLS, version=2)

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.intervals import wilson as wilson_counts
 from modelcard.probe.outcome import Outcome, finding, skipped
-from modelcard.probe.prompt_format import PLAIN, PromptFormat, format_of
+from modelcard.probe.prompt_format import PLAIN, PromptFormat
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import (
     ANSWER,
     NEEDLE,
+    Codec,
     FillerStream,
     Insert,
     Prompt,
@@ -29,11 +29,11 @@ from modelcard.probe.retrieval import (
     haystack,
     interval,
     make_value,
-    preflight,
     rng_for,
     shortest_score,
 )
-from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran, stream_of
+from modelcard.probe.retrieval_cells import Merged
+from modelcard.probe.text_retrieval import RetrievalTask, retrieval_cells
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], positions: list[float], needles: int,
@@ -144,38 +144,21 @@ def u_index(accuracy: list[float]) -> float | None:
     return round((ends - middle) / ends, 4) if ends > 0 and len(accuracy) > 2 else None
 
 
-def split_positions(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
-    codec, why = preflight(ctx)
-    if codec is None:
-        return skipped(why or "no tokenizer")
+def position_cells(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
     if not 3 <= params["needles"] <= 24:
         return skipped(f"needles must be between 3 and 24 (distinct keys), not {params['needles']}")
-    try:
-        format_of(ctx, codec)
-    except ValueError as error:
-        return skipped(str(error))
     return [{"length": n, "sample": sample} for n in sorted({int(n) for n in params["lengths"]})
             for sample in range(params["samples"])]
 
 
-def measure_positions(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
-    codec, _ = preflight(ctx)
-    length = cell["length"]
-
-    def build() -> tuple[list[Prompt], list[dict[str, Any]]]:
-        stream = stream_of(ctx, codec, length, params["filler"])
-        return build_prompts(codec, stream, [length], [float(p) for p in params["positions"]], params["needles"],
-                             params["samples"], params["digits"], ctx.seed, only=cell["sample"],
-                             fmt=format_of(ctx, codec))
-
-    return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
+def position_prompts(codec: Codec, stream: FillerStream, params: dict[str, Any], cell: dict[str, Any], seed: int,
+                     fmt: PromptFormat) -> tuple[list[Prompt], list[dict[str, Any]]]:
+    return build_prompts(codec, stream, [cell["length"]], [float(p) for p in params["positions"]], params["needles"],
+                         params["samples"], params["digits"], seed, only=cell["sample"], fmt=fmt)
 
 
-def conclude_positions(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
-    codec, _ = preflight(ctx)
-    merged = Merged(partials)
-    if not merged.prompts:
-        return skipped(nothing_ran(merged), skipped_lengths=merged.skipped)
+def conclude_positions(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec: Codec,
+                       fmt: PromptFormat) -> Outcome:
     fraction, min_base, filler = params["fraction"], params["min_base"], params["filler"]
     needles, samples = params["needles"], params["samples"]
     prompts, scores, skipped_lengths = merged.prompts, merged.scores, merged.skipped
@@ -210,7 +193,7 @@ def conclude_positions(ctx: ProbeContext, params: dict[str, Any], partials: list
                       value=headline, unit=None, threshold={"fraction_of_best": fraction, "min_base": min_base},
                       details={"summary": summary, "by_length": by_length, "needles": needles, "losses": losses,
                                "shortest": shortest_of(prompts, scores), "skipped_lengths": skipped_lengths,
-                               "tokenizer": codec.name, "prompt_format": format_of(ctx, codec).as_dict(),
+                               "tokenizer": codec.name, "prompt_format": fmt.as_dict(),
                                "filler": filler,
                                "compute": merged.compute, "memory": merged.memory})
     for where, loss in losses.items():
@@ -239,8 +222,8 @@ def shortest_of(prompts: list[Prompt], scores: list[dict[str, Any]]) -> dict[str
     return shortest_score(length, sum(exact), len(exact))
 
 
-POSITION_CELLS = Cells(split=split_positions, measure=measure_positions, conclude=conclude_positions,
-                       cost=lambda cell: float(cell["length"]))
+POSITION_CELLS = retrieval_cells(RetrievalTask(cells=position_cells, build=position_prompts,
+                                               conclude=conclude_positions, cost=lambda cell: float(cell["length"])))
 
 
 @probe("position-sensitivity", "Lost in the middle: accuracy by position of the gold item", cells=POSITION_CELLS,

@@ -1,0 +1,93 @@
+"""The skeleton every text-retrieval probe shares (passkey-grid, multikey-distractors, position-sensitivity,
+injected-instruction and the harder probes that follow them), so that each states only what is its own: its
+cells, the prompts of one cell, and its verdict on the merged scores.
+
+The skeleton does the rest, the same way for each:
+- split: no tokenizer, or a prompt format the model cannot take (chat asked of a model without a template), is
+  `skipped` with the reason before any cell is listed;
+- measure: the cell's prompts are built over the one seeded filler stream, in the model's own prompt format, and
+  scored by `retrieval_cells.measure_length` (window and memory checks, prefix sharing, the check against a full
+  forward, the peak memory);
+- conclude: the cells are merged back in order, and a probe none of whose lengths ran is `skipped` with why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from modelcard.probe.cells import Cells
+from modelcard.probe.context import ProbeContext
+from modelcard.probe.outcome import Outcome, skipped
+from modelcard.probe.prompt_format import PromptFormat, format_of
+from modelcard.probe.retrieval import Codec, FillerStream, Prompt, preflight
+from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran, stream_of
+
+Built = tuple[list[Prompt], list[dict[str, Any]]]  # the prompts, and the lengths too short for them with why
+
+
+@dataclass(frozen=True)
+class RetrievalTask:
+    """What one text-retrieval probe adds to the skeleton.
+
+    Args:
+        cells: `cells(ctx, params)` lists the probe's cells (each with its `length` in tokens), or returns a
+            skipped Outcome for parameters that cannot run; called once the tokenizer and format are known.
+        build: `build(codec, stream, params, cell, seed, fmt)` makes one cell's prompts, exactly as the whole
+            probe would make them.
+        conclude: `conclude(ctx, params, merged, codec, fmt)` judges the merged scores of every cell that ran.
+        cost: a cell's relative cost, for the time plan and the split across ranks.
+    """
+
+    cells: Callable[[ProbeContext, dict[str, Any]], list[dict[str, Any]] | Outcome]
+    build: Callable[[Codec, FillerStream, dict[str, Any], dict[str, Any], int, PromptFormat], Built]
+    conclude: Callable[[ProbeContext, dict[str, Any], Merged, Codec, PromptFormat], Outcome]
+    cost: Callable[[dict[str, Any]], float]
+
+
+def retrieval_cells(task: RetrievalTask) -> Cells:
+    """The probe's `Cells`: the skeleton around `task`.
+
+    Args:
+        task: what the probe adds.
+
+    Returns:
+        Cells to register with `@probe(..., cells=...)`.
+    """
+
+    def split(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
+        codec, why = preflight(ctx)
+        if codec is None:
+            return skipped(why or "no tokenizer")
+        try:
+            format_of(ctx, codec)
+        except ValueError as error:
+            return skipped(str(error))
+        return task.cells(ctx, params)
+
+    def measure(ctx: ProbeContext, params: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
+        codec = _codec(ctx)
+        length = cell["length"]
+
+        def build() -> Built:
+            stream = stream_of(ctx, codec, length, params["filler"])
+            return task.build(codec, stream, params, cell, ctx.seed, format_of(ctx, codec))
+
+        return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
+
+    def conclude(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
+        codec = _codec(ctx)
+        merged = Merged(partials)
+        if not merged.prompts:
+            return skipped(nothing_ran(merged), skipped_lengths=merged.skipped)
+        return task.conclude(ctx, params, merged, codec, format_of(ctx, codec))
+
+    return Cells(split=split, measure=measure, conclude=conclude, cost=task.cost)
+
+
+def _codec(ctx: ProbeContext) -> Codec:
+    """The tokenizer of a model whose cells were listed (split skips a model without one)."""
+    codec, why = preflight(ctx)
+    if codec is None:
+        raise RuntimeError(f"a retrieval cell ran without a tokenizer: {why}")
+    return codec
