@@ -27,6 +27,8 @@ from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S
 from modelcard.record.disclosures import KNOWN_KEYS
 
 FORMAT = click.Choice(["text", "json"])
+PROBE_MODULE_HELP = ("Import this Python file or module first, so that the probes it defines can run (repeatable); "
+                     "a suite YAML's probe_modules run only when named here too.")
 PROMPT_FORMAT_HELP = ("Format of the retrieval probes' prompts: chat wraps them in the model's chat template, base "
                       "does not; auto is chat when the tokenizer has a chat template. The BOS is added when the "
                       "tokenizer adds one.")
@@ -67,14 +69,15 @@ def model_options(command: Callable) -> Callable:
 
 def load_options(kwargs: dict[str, Any]):
     from modelcard.load.loader import LoadOptions
-    from modelcard.load.placement import parse_max_memory
+    from modelcard.load.placement import Placement
 
+    placement = Placement.parse(device_map=kwargs.pop("device_map"), max_memory=kwargs.pop("max_memory"),
+                                offload_cpu=kwargs.pop("offload_cpu"), offload_folder=kwargs.pop("offload_folder"),
+                                tensor_parallel=kwargs.pop("tensor_parallel"))
     return LoadOptions(
         device=kwargs.pop("device"), dtype=kwargs.pop("dtype"), attn_implementation=kwargs.pop("attn_implementation"),
         trust_remote_code=kwargs.pop("trust_remote_code"), allow_pickle=kwargs.pop("allow_pickle"),
-        revision=kwargs.pop("revision"), device_map=kwargs.pop("device_map"),
-        max_memory=parse_max_memory(kwargs.pop("max_memory")), offload_cpu=kwargs.pop("offload_cpu"),
-        offload_folder=kwargs.pop("offload_folder"), tensor_parallel=kwargs.pop("tensor_parallel"),
+        revision=kwargs.pop("revision"), placement=placement,
     )
 
 
@@ -84,7 +87,7 @@ def _ranks(options: Any) -> Iterator[Any]:
     other than 0 an error ends the command quietly with its exit code: rank 0 says why, once."""
     from modelcard.probe.distributed import session
 
-    with session(options.device, options.tensor_parallel) as comm:
+    with session(options.device, options.placement.tensor_parallel) as comm:
         if comm.is_writer:
             yield comm
             return
@@ -150,27 +153,30 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
                                              "rerun (always so with several models).")
 @click.option("--prompt-format", type=click.Choice(["auto", "base", "chat"]), default="auto", show_default=True,
               help=PROMPT_FORMAT_HELP)
+@click.option("--probe-module", "probe_modules", multiple=True, metavar="FILE|MODULE", help=PROBE_MODULE_HELP)
 @model_options
 def generate(models: tuple[str, ...], output: Path, force: bool, suite: str, disclosures: Path | None,
              update: Path | None, seed: int, probe_timeout: float, models_from: Path | None, jobs: int,
-             resume: bool, prompt_format: str, **kwargs: Any) -> None:
+             resume: bool, prompt_format: str, probe_modules: tuple[str, ...], **kwargs: Any) -> None:
     """Inspect, probe and document MODEL (default: the bundled demo model). Several models (or --models-from)
     get a folder each under -o and one summary; the exit status is the worst of theirs."""
     from modelcard.base.progress import StageBar
-    from modelcard.pipeline import STAGES, GenerateRequest, generate
+    from modelcard.pipeline import STAGES, GenerateRequest, ProbeRequest, generate
 
-    if models_from is not None or len(models) > 1:
+    load = load_options(kwargs)
+    resolved = _suite(suite, probe_modules, allow_none=True)
+    several = models_from is not None or len(models) > 1
+    model = None if several or not models else models[0]
+    probing = ProbeRequest(spec=model, suite=resolved, seed=seed, load=load, probe_timeout=probe_timeout,
+                           prompt_format=prompt_format, store=output / "probes" if resume or several else None)
+    if several:
         _generate_many(list(models), models_from, output, jobs, update, disclosures, click.get_current_context(),
-                       GenerateRequest(spec=None, output=output, suite=suite, seed=seed, load=load_options(kwargs),
-                                       force=force, probe_timeout=probe_timeout, resume=True,
-                                       prompt_format=prompt_format))
+                       GenerateRequest(probing=probing, output=output, force=force))
         return
-    model = models[0] if models else None
     readme = _open_readme(update)
-    request = GenerateRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
-                              disclosures=disclosures or _found_disclosures(model), force=force,
-                              probe_timeout=probe_timeout, resume=resume, prompt_format=prompt_format)
-    with _ranks(request.load) as comm:
+    request = GenerateRequest(probing=probing, output=output, disclosures=disclosures or _found_disclosures(model),
+                              force=force)
+    with _ranks(load) as comm:
         shown = StageBar(STAGES, desc="generate") if comm.is_writer else contextlib.nullcontext(None)
         with shown as progress:
             record = generate(request, progress=progress)
@@ -181,7 +187,8 @@ def generate(models: tuple[str, ...], output: Path, force: bool, suite: str, dis
 
 
 # The options a model's own `generate` process is given when several models are documented with --jobs.
-CHILD_OPTIONS = ("force", "suite", "disclosures", "seed", "probe_timeout", "prompt_format", "device", "dtype",
+CHILD_OPTIONS = ("force", "suite", "disclosures", "seed", "probe_timeout", "prompt_format", "probe_modules", "device",
+                 "dtype",
                  "attn_implementation", "trust_remote_code", "allow_pickle", "revision", "device_map", "max_memory",
                  "offload_cpu", "offload_folder", "tensor_parallel")
 
@@ -207,8 +214,6 @@ def _generate_many(models: list[str], models_from: Path | None, output: Path, jo
                    disclosures: Path | None, context: click.Context, template: Any) -> None:
     """Several models: a folder each under `output`, in processes of their own (`--jobs` at a time), or under
     torchrun one after another in the ranks; then OUTPUT/summary.md and .json, and the worst exit status."""
-    import dataclasses
-
     from modelcard import batch
     from modelcard.base.errors import BadInput
     from modelcard.pipeline import generate
@@ -223,10 +228,9 @@ def _generate_many(models: list[str], models_from: Path | None, output: Path, jo
                    f"{': ' + row.reason if row.reason else ''}", err=True)
 
     def one(job: Any) -> Any:
-        return generate(dataclasses.replace(template, spec=job.spec, output=job.folder,
-                                            disclosures=disclosures or _found_disclosures(job.spec)))
+        return generate(template.for_model(job.spec, job.folder, disclosures or _found_disclosures(job.spec)))
 
-    with _ranks(template.load) as comm:
+    with _ranks(template.probing.load) as comm:
         if comm.world_size > 1:
             if jobs > 1:
                 raise BadInput("--jobs", "under torchrun the ranks already share each model's probes: leave out "
@@ -333,9 +337,10 @@ def _update_readme(readme: Any, record: dict[str, Any]) -> None:
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
 @click.option("--prompt-format", type=click.Choice(["auto", "base", "chat"]), default="auto", show_default=True,
               help=PROMPT_FORMAT_HELP)
+@click.option("--probe-module", "probe_modules", multiple=True, metavar="FILE|MODULE", help=PROBE_MODULE_HELP)
 @model_options
 def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout: float, fmt: str,
-          prompt_format: str, **kwargs: Any) -> None:
+          prompt_format: str, probe_modules: tuple[str, ...], **kwargs: Any) -> None:
     """Run a probe suite on MODEL (default: the bundled demo model) and save each result as it finishes.
     Exits 1 when a probe fails or errs, or a finding is an error."""
     from modelcard.base.progress import ProbeBar
@@ -343,16 +348,15 @@ def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout:
     from modelcard.card.output import check_output_folder
     from modelcard.pipeline import ProbeRequest, probe
     from modelcard.probe.distributed import on_writer
-    from modelcard.probe.runner import plan
-    from modelcard.probe.suite import resolve_suite
 
-    request = ProbeRequest(spec=model, output=output, suite=suite, seed=seed, load=load_options(kwargs),
-                           probe_timeout=probe_timeout, prompt_format=prompt_format)
-    with _ranks(request.load) as comm:
-        # before the suite is read: the same order as `probe` itself; under torchrun rank 0 alone touches -o
+    load = load_options(kwargs)
+    with _ranks(load) as comm:
+        # before the suite is read; under torchrun rank 0 alone touches -o
         on_writer(comm, lambda: check_output_folder(output, can_force=False))
-        resolved = resolve_suite(suite, allow_none=False)
-        total = len(plan(resolved)) if resolved is not None else 0
+        request = ProbeRequest(spec=model, suite=_suite(suite, probe_modules, allow_none=False), seed=seed,
+                               load=load, probe_timeout=probe_timeout, prompt_format=prompt_format,
+                               store=output / "probes")
+        total = len(request.suite.planned) if request.suite is not None else 0
         quiet = None if comm.is_writer else True
         with ProbeBar(total, disable=quiet) as bar:  # off a terminal (a CI log): a line per finished cell and probe
             result = probe(request, on_start=bar.started, on_done=bar.done, on_plan=bar.planned, on_cell=bar.cell)
@@ -367,6 +371,15 @@ def probe(model: str | None, suite: str, output: Path, seed: int, probe_timeout:
     else:
         _print_probe_report(report, listed)
     _fail_on_bad_news(result.records, result.findings, output)
+
+
+def _suite(name_or_path: str, probe_modules: tuple[str, ...], allow_none: bool) -> Any:
+    """The suite the command names, read and planned once, after the probe modules it may need are imported."""
+    from modelcard.probe.plugins import import_probe_modules
+    from modelcard.probe.suite import resolve_suite
+
+    trusted = import_probe_modules(probe_modules)
+    return resolve_suite(name_or_path, allow_none=allow_none, trusted_modules=trusted)
 
 
 def _fail_on_bad_news(probes: list[dict[str, Any]], findings: list[dict[str, Any]], output: Path) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from modelcard.base.errors import ModelcardError
 from modelcard.load.loader import LoadOptions
 from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S
+from modelcard.probe.suite import Suite
 
 
 class RecordInvalid(ModelcardError):
@@ -47,18 +49,56 @@ class _Silent:
         pass
 
 
-@dataclass
-class GenerateRequest:
+@dataclass(frozen=True)
+class ProbeRequest:
+    """What to probe and how; `modelcard probe` runs one, and `modelcard generate` runs one inside its card.
+
+    Args:
+        spec: the model (a folder, a config, a Hub id, `module:factory`; None for the bundled demo).
+        suite: the suite, read and planned once by the command; None runs no probes (`--suite none`).
+        seed: the seed of every probe input.
+        load: how to load the model, its placement included.
+        probe_timeout: seconds each probe may take; None or 0: no limit.
+        prompt_format: the retrieval prompts' format: auto (chat when there is a template), base or chat.
+        store: the folder each result is saved in as it finishes, so that a rerun resumes from it; None keeps
+            nothing.
+    """
+
     spec: str | None
-    output: Path
-    suite: str = "quick"
-    disclosures: Path | None = None
+    suite: Suite | None
     seed: int = 0
-    load: LoadOptions | None = None
-    force: bool = False  # write into the model's own folder or through a symlinked output folder
-    probe_timeout: float | None = DEFAULT_TIME_LIMIT_S  # seconds per probe; None or 0: no limit
-    resume: bool = False  # keep each probe's results in OUTPUT/probes, so that a rerun resumes from them
-    prompt_format: str = "auto"  # the retrieval prompts' format: auto (chat when there is a template), base, chat
+    load: LoadOptions = field(default_factory=LoadOptions)
+    probe_timeout: float | None = DEFAULT_TIME_LIMIT_S
+    prompt_format: str = "auto"
+    store: Path | None = None
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """A card to write: the probing it runs, and where its files and disclosures are.
+
+    Args:
+        probing: the model and its probing (`ProbeRequest`).
+        output: the folder the card's files go to.
+        disclosures: the person's modelcard.yaml, if any.
+        force: write into the model's own folder or through a symlinked output folder.
+    """
+
+    probing: ProbeRequest
+    output: Path
+    disclosures: Path | None = None
+    force: bool = False
+
+    @property
+    def spec(self) -> str | None:
+        return self.probing.spec
+
+    def for_model(self, spec: str | None, output: Path, disclosures: Path | None) -> GenerateRequest:
+        """The same request for another model: its own folder and disclosures, and its own results folder when
+        this one resumes."""
+        store = output / "probes" if self.probing.store is not None else None
+        probing = dataclasses.replace(self.probing, spec=spec, store=store)
+        return dataclasses.replace(self, probing=probing, output=output, disclosures=disclosures)
 
 
 def inspect_record(spec: str | None, options: LoadOptions) -> dict[str, Any]:
@@ -85,47 +125,43 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
     from modelcard.load.loader import load_model
     from modelcard.load.placement import note_layout
     from modelcard.probe.distributed import current, everyone, on_writer
-    from modelcard.probe.runner import plan
-    from modelcard.probe.suite import resolve_suite
     from modelcard.record.assemble import assemble
     from modelcard.record.disclosures import key_findings, read_disclosures
 
     progress = progress or _Silent()
+    probing = request.probing
     comm = current()  # the torchrun ranks that share the suite (one process without torchrun)
     # a read-only or full output folder, or the model's own, is found first, before any model work
     on_writer(comm, lambda: check_output_folder(request.output, force=request.force,
                                                 names=(*CARD_FILES, *CHART_FILE_NAMES),
                                                 model_dirs=model_folders(request.spec)))
     disclosures = read_disclosures(request.disclosures) if request.disclosures else {}
-    suite = resolve_suite(request.suite)
-    if suite is not None:
-        plan(suite)  # unknown probes and parameters are bad input, found before any model work
+    suite = probing.suite
     progress.stage("load")
-    load = rank_options(request.load or LoadOptions())
+    load = rank_options(probing.load)
     loaded = everyone(comm, lambda: load_model(request.spec, load))
     progress.stage("inspect")
     facts = inspect_loaded(loaded)
     progress.stage("probe")
     measurements: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
     if suite is None:
-        suite_summary, records, findings = {"name": "none", "probes": 0,
-                                             "note": "probes were skipped (--suite none)."}, [], []
+        suite_summary = {"name": "none", "probes": 0, "note": "probes were skipped (--suite none)."}
     elif not suite.probes:
-        suite_summary, records, findings = {"name": suite.name, "probes": 0,
-                                            "note": f"the {suite.name} suite lists no probes."}, [], []
+        suite_summary = {"name": suite.name, "probes": 0, "note": f"the {suite.name} suite lists no probes."}
     else:
         from modelcard.probe.runner import run_suite
 
         placed: dict[str, Any] = {}
-        store = ({"folder": request.output / "probes", "identity": probe_identity(ProbeRequest(
-            request.spec, request.output, request.suite, request.seed, request.load,
-            prompt_format=request.prompt_format))} if request.resume else {})
-        result = run_suite(suite, lambda: probe_context(loaded, facts, request.seed, load, comm, placed,
-                                                        request.prompt_format),
-                           seed=request.seed, on_start=lambda key: progress.detail(f"probe {key}"),
+        result = run_suite(suite, lambda: probe_context(loaded, facts, probing.seed, load, comm, placed,
+                                                        probing.prompt_format),
+                           seed=probing.seed, folder=probing.store,
+                           identity=probe_identity(probing) if probing.store is not None else None,
+                           on_start=lambda key: progress.detail(f"probe {key}"),
                            on_done=lambda result, resumed: progress.finished(result["record"], resumed),
                            on_plan=progress.planned, on_cell=progress.cell,
-                           time_limit_s=request.probe_timeout, comm=comm, **store)
+                           time_limit_s=probing.probe_timeout, comm=comm)
         layout = gather_layout(comm, placed, loaded)
         if result is None:  # a rank other than 0: its cells are in; rank 0 writes the card
             return None
@@ -174,17 +210,6 @@ def _kind_of(message: str) -> str:
     return "it breaks the record schema"
 
 
-@dataclass
-class ProbeRequest:
-    spec: str | None
-    output: Path
-    suite: str = "quick"
-    seed: int = 0
-    load: LoadOptions | None = None
-    probe_timeout: float | None = DEFAULT_TIME_LIMIT_S  # seconds per probe; None or 0: no limit
-    prompt_format: str = "auto"  # the retrieval prompts' format: auto (chat when there is a template), base, chat
-
-
 def probe_identity(request: ProbeRequest) -> dict[str, Any]:
     """What a stored result belongs to; a rerun that differs in any of these starts afresh: the model's config,
     weights, tokenizer and chat template (and a Hub id's resolved commit), the options, seed and libraries. Each
@@ -197,15 +222,13 @@ def probe_identity(request: ProbeRequest) -> dict[str, Any]:
     from modelcard.load.weights import weights_fingerprint
     from modelcard.probe.identity import source_identity
 
-    load = request.load or LoadOptions()
+    load = request.load
     identity: dict[str, Any] = {"model": request.spec or "demo", "seed": request.seed, "device": load.device,
                                 "dtype": load.dtype, "attn_implementation": load.attn_implementation,
                                 "revision": load.revision, "modelcard": __version__, "libraries": _libraries(),
                                 "prompt_format": request.prompt_format}
-    if load.device_map or load.tensor_parallel:  # where the model sits changes what fits and how it rounds
-        identity["placement"] = {"device_map": load.device_map, "max_memory": load.max_memory,
-                                 "offload_cpu": load.offload_cpu, "offload_folder": load.offload_folder,
-                                 "tensor_parallel": load.tensor_parallel}
+    if load.placement.splits:  # where the model sits changes what fits and how it rounds
+        identity["placement"] = load.placement.identity()
     path = Path(request.spec) if request.spec else demo_model_dir()
     config = path / "config.json" if path.is_dir() else path
     if config.is_file():
@@ -231,8 +254,6 @@ def _libraries() -> dict[str, str]:
 
 def rank_options(options: LoadOptions) -> LoadOptions:
     """The options a rank loads with: under torchrun `--device cuda` is this rank's own GPU."""
-    import dataclasses
-
     from modelcard.base.runtime import rank_device
 
     return dataclasses.replace(options, device=rank_device(options.device))
@@ -267,26 +288,26 @@ def gather_layout(comm: Any, placed: dict[str, Any], loaded: Any = None) -> dict
 
 def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None, on_plan: Any = None,
           on_cell: Any = None) -> Any:
-    """Run a suite on a model, saving each result under OUTPUT/probes as it finishes; a rerun of the same
-    request resumes. Returns the runner's SuiteResult. Under torchrun every rank calls this and shares the
-    cells of the suite; rank 0 alone writes, and the other ranks return None."""
+    """Run a suite on a model, saving each result in `request.store` as it finishes; a rerun of the same
+    request resumes. The command has checked the output folder and read the suite.
+
+    Returns:
+        The runner's SuiteResult. Under torchrun every rank calls this and shares the cells of the suite; rank 0
+        alone writes, and the other ranks get None.
+    """
     from modelcard.base.errors import BadInput
-    from modelcard.card.output import check_output_folder
     from modelcard.inspect import inspect_loaded
     from modelcard.load.loader import check_options, load_model
     from modelcard.load.placement import note_layout
-    from modelcard.probe.distributed import current, on_writer
-    from modelcard.probe.runner import plan, run_suite
-    from modelcard.probe.suite import resolve_suite
+    from modelcard.probe.distributed import current
+    from modelcard.probe.runner import run_suite
 
     comm = current()
-    # read-only or full: found first, before any model work
-    on_writer(comm, lambda: check_output_folder(request.output, can_force=False))
-    suite = resolve_suite(request.suite, allow_none=False)
+    suite = request.suite
     if suite is None or not suite.probes:
-        raise BadInput(request.suite, "this suite runs no probes; name one that does (quick, standard, long)")
-    plan(suite)
-    load = rank_options(request.load or LoadOptions())
+        raise BadInput(suite.path or suite.name if suite else "none",
+                       "this suite runs no probes; name one that does (quick, standard, long)")
+    load = rank_options(request.load)
     check_options(load)  # a device or placement that cannot work is bad input before anything is written
     placed: dict[str, Any] = {}
 
@@ -294,10 +315,9 @@ def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None, on_p
         loaded = load_model(request.spec, load)
         return probe_context(loaded, inspect_loaded(loaded), request.seed, load, comm, placed, request.prompt_format)
 
-    result = run_suite(suite, make_context, seed=request.seed, folder=request.output / "probes",
+    result = run_suite(suite, make_context, seed=request.seed, folder=request.store,
                        identity=probe_identity(request), on_start=on_start, on_done=on_done, on_plan=on_plan,
-                       on_cell=on_cell,
-                       time_limit_s=request.probe_timeout, comm=comm)
+                       on_cell=on_cell, time_limit_s=request.probe_timeout, comm=comm)
     layout = gather_layout(comm, placed)
     if result is not None:
         result.layout = layout

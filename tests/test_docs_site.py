@@ -6,6 +6,7 @@ this build lacks say so."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -270,19 +271,58 @@ def test_the_examples_of_the_custom_module_page_work(monkeypatch: pytest.MonkeyP
     assert record["context_window"]["declared"] == 512
 
 
-def test_the_examples_of_the_custom_probe_page_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelcard.pipeline import GenerateRequest, generate
+@pytest.fixture
+def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Probes a test registers stay in that test."""
+    from modelcard.probe import plugins
     from modelcard.probe.registry import PROBES, registered
 
-    examples = ROOT / "site" / "how-to" / "examples"
-    monkeypatch.syspath_prepend(str(examples))
-    registered()
-    monkeypatch.setattr("modelcard.probe.registry.PROBES", dict(PROBES))  # the example's probe stays in this test
-    import importlib
+    registered(installed=False)
+    monkeypatch.setattr("modelcard.probe.registry.PROBES", dict(PROBES))
+    monkeypatch.setattr(plugins, "_loaded", set())
 
-    monkeypatch.delitem(sys.modules, "my_probes", raising=False)
-    importlib.import_module("my_probes")
-    record = generate(GenerateRequest(spec=None, output=tmp_path / "card", suite=str(examples / "my-suite.yaml")))
+
+def test_the_custom_probe_page_runs_from_the_command_line(tmp_path: Path, fresh_registry: None) -> None:
+    from modelcard.cli import main
+
+    examples = ROOT / "site" / "how-to" / "examples"
+    output = tmp_path / "card"
+    code = main(["generate", "--suite", str(examples / "my-suite.yaml"), "--probe-module",
+                 str(examples / "my_probes.py"), "-o", str(output)])
+    assert code == 0
+    record = json.loads((output / "card.json").read_text())
     results = {result["id"]: result for result in record["probes"]}
     assert results["logit-range"]["status"] == "pass" and results["logit-range"]["params"]["length"] == 64
+    assert results["logit-range"]["version"] == 1
     assert results["mask-leak"]["status"] == "pass"
+    assert "logit-range" in (output / "README.md").read_text()
+
+
+def test_a_suite_cannot_run_a_module_the_command_line_did_not_name(tmp_path: Path, fresh_registry: None,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from modelcard.cli import main
+
+    examples = ROOT / "site" / "how-to" / "examples"
+    code = main(["generate", "--suite", str(examples / "my-suite.yaml"), "-o", str(tmp_path / "card")])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1, error
+    assert "my-suite.yaml" in error[0] and "--probe-module" in error[0] and "my_probes.py" in error[0]
+    assert not (tmp_path / "card").exists()
+    from modelcard.probe.registry import PROBES
+
+    assert "logit-range" not in PROBES  # refused before its code ran
+
+
+def test_the_python_example_of_the_custom_probe_page_works(tmp_path: Path, fresh_registry: None,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import runpy
+
+    examples = ROOT / "site" / "how-to" / "examples"
+    for name in ("my_probes.py", "my-suite.yaml", "run_card.py"):
+        shutil.copy(examples / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(tmp_path / "run_card.py"))
+    printed = capsys.readouterr().out
+    assert "logit-range pass" in printed and "mask-leak pass" in printed
+    assert (tmp_path / "card" / "card.json").is_file()

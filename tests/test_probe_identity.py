@@ -19,7 +19,7 @@ from modelcard.pipeline import ProbeRequest, probe_identity
 def test_changed_weights_change_the_identity(tmp_path: Path) -> None:
     folder = tmp_path / "model"
     shutil.copytree(demo_model_dir(), folder)
-    request = ProbeRequest(spec=str(folder), output=tmp_path / "out")
+    request = ProbeRequest(spec=str(folder), suite=None)
     before = probe_identity(request)
     assert before["weights"] and before["config_sha256"]
     assert probe_identity(request) == before
@@ -35,7 +35,7 @@ def test_changed_weights_change_the_identity(tmp_path: Path) -> None:
 def test_the_demo_and_library_versions_are_part_of_it(tmp_path: Path, monkeypatch) -> None:
     import modelcard.pipeline
 
-    request = ProbeRequest(spec=None, output=tmp_path / "out")
+    request = ProbeRequest(spec=None, suite=None)
     identity = probe_identity(request)
     assert identity["weights"] and set(identity["libraries"]) == {"torch", "transformers", "safetensors"}
     monkeypatch.setattr(modelcard.pipeline, "_libraries", lambda: {"torch": "0.0", "transformers": "0.0",
@@ -82,7 +82,7 @@ def test_a_changed_tokenizer_or_chat_template_is_measured_again(run_cli, tmp_pat
 def test_the_template_inside_tokenizer_config_counts_too(tmp_path: Path) -> None:
     model = tmp_path / "model"
     shutil.copytree(demo_model_dir(), model)
-    request = ProbeRequest(spec=str(model), output=tmp_path / "out")
+    request = ProbeRequest(spec=str(model), suite=None)
     before = probe_identity(request)
     assert before["tokenizer_sha256"] and before["chat_template_sha256"] is None
     config = model / "tokenizer_config.json"
@@ -150,7 +150,7 @@ def test_a_hub_id_is_identified_by_the_commit_its_cache_resolves_to(tmp_path: Pa
 
     cache = tmp_path / "hub"
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    request = ProbeRequest(spec="acme/demo", output=tmp_path / "out")
+    request = ProbeRequest(spec="acme/demo", suite=None)
     assert probe_identity(request)["hub_commit"] is None  # not cached: nothing to resolve
     _fake_hub_snapshot(cache, "acme/demo", COMMIT_A)
     first = probe_identity(request)
@@ -160,10 +160,10 @@ def test_a_hub_id_is_identified_by_the_commit_its_cache_resolves_to(tmp_path: Pa
     second = probe_identity(request)
     assert second["hub_commit"] == COMMIT_B and second != first
     assert second["tokenizer_sha256"] != first["tokenizer_sha256"]  # read from the snapshot main points at
-    pinned = ProbeRequest(spec="acme/demo", output=tmp_path / "out", load=LoadOptions(revision=COMMIT_A))
+    pinned = ProbeRequest(spec="acme/demo", suite=None, load=LoadOptions(revision=COMMIT_A))
     assert probe_identity(pinned)["hub_commit"] == COMMIT_A
     _fake_hub_snapshot(cache, "acme/demo", COMMIT_A, ref="v1")
-    tagged = ProbeRequest(spec="acme/demo", output=tmp_path / "out", load=LoadOptions(revision="v1"))
+    tagged = ProbeRequest(spec="acme/demo", suite=None, load=LoadOptions(revision="v1"))
     assert probe_identity(tagged)["hub_commit"] == COMMIT_A
 
 
@@ -175,7 +175,7 @@ def test_a_moved_hub_commit_is_never_reused(tmp_path: Path, monkeypatch) -> None
     cache = tmp_path / "hub"
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     _fake_hub_snapshot(cache, "acme/demo", COMMIT_A)
-    request = ProbeRequest(spec="acme/demo", output=tmp_path / "out")
+    request = ProbeRequest(spec="acme/demo", suite=None)
     store = ResultStore(tmp_path / "probes", probe_identity(request))
     store.start()
     assert store.resumable

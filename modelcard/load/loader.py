@@ -32,6 +32,7 @@ from modelcard.base.errors import BadInput, ModelcardError
 from modelcard.base.readers import decode_utf8, parse_json, read_bytes
 from modelcard.base.resources import demo_model_dir
 from modelcard.load.limits import check_dimensions
+from modelcard.load.placement import Placement
 from modelcard.load.remote_code import RemoteCode, plan_remote_code, remote_model_class
 from modelcard.load.weights import check_safetensors, weight_findings
 
@@ -48,13 +49,7 @@ class LoadOptions:
     trust_remote_code: bool = False
     allow_pickle: bool = False
     revision: str | None = None
-    # A model larger than one device (modelcard.load.placement): transformers' device_map across this machine's GPUs,
-    # with CPU or disk offload only when asked; or its tensor-parallel plan across the ranks of a torchrun job.
-    device_map: str | None = None
-    max_memory: dict[str, str] = field(default_factory=dict)  # device (0, 1, cpu) -> size (70GiB)
-    offload_cpu: bool = False
-    offload_folder: str | None = None
-    tensor_parallel: bool = False
+    placement: Placement = field(default_factory=Placement)  # a model larger than one device
 
 
 @dataclass
@@ -128,7 +123,7 @@ def check_options(options: LoadOptions) -> None:
             raise BadInput("--device", f"{options.device!r}: this torch has no usable {device.type} device")
     from modelcard.load.placement import check_placement
 
-    check_placement(options)
+    check_placement(options.placement)
     if options.dtype is not None and options.dtype != "auto":
         value = getattr(torch, options.dtype, None) if options.dtype.isidentifier() else None
         if not isinstance(value, torch.dtype) or not value.is_floating_point:
@@ -261,7 +256,7 @@ def _one_line(error: BaseException) -> str:
 def _load_config_only(config_path: Path, spec: str, options: LoadOptions) -> LoadedModel:
     data, sha256 = read_config(config_path)
     config, remote = _config_from_dict(data, config_path, options)
-    if options.tensor_parallel:
+    if options.placement.tensor_parallel:
         raise BadInput(config_path, "--tp shards weights, and this model has none: a config-only model is probed on "
                                     "a small random-init twin on one device (leave out --tp)")
     model = build_on_meta(config, config_path, options, _remote_class(remote))
@@ -315,7 +310,7 @@ def _load_directory(folder: Path, spec: str, source: str, options: LoadOptions) 
         config_sha256=sha256,
         raw_config=data,
         findings=findings,
-        device_map=options.device_map,
+        device_map=options.placement.device_map,
         tensor_parallel=tensor_parallel_size(model),
     )
 
@@ -530,7 +525,7 @@ def _from_pretrained(folder: str, config: Any, where: Path, options: LoadOptions
         kwargs["trust_remote_code"] = True
     from modelcard.load.placement import placement_kwargs, placement_problem, quiet_placement
 
-    placed = placement_kwargs(options)
+    placed = placement_kwargs(options.placement)
     kwargs.update(placed)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the loading report goes into a finding, not onto stderr
@@ -544,7 +539,7 @@ def _from_pretrained(folder: str, config: Any, where: Path, options: LoadOptions
     except MemoryError:
         raise BadInput(where.parent, "out of memory loading the weights") from None
     except Exception as error:
-        problem = placement_problem(error, options, model_class)
+        problem = placement_problem(error, options.placement, model_class)
         if problem:
             raise BadInput(where.parent, problem) from None
         if not is_input_fault(error):  # a bug in transformers' loading code, not a corrupt or refused file

@@ -13,7 +13,8 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from modelcard.base.errors import BadInput
@@ -24,7 +25,61 @@ SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 OFFLOAD_WORDS = ("offload", "disk", "does not fit", "not enough memory", "out of memory")
 
 
-def check_placement(options: Any) -> None:
+@dataclass(frozen=True)
+class Placement:
+    """Where a model larger than one device goes: transformers' `device_map` across this machine's GPUs, with CPU
+    or disk offload only when asked, or its tensor-parallel plan across the ranks of a torchrun job. Built once
+    from the command line (`Placement.parse`) and handed down to loading, the probes' memory plan and the resume
+    identity; the default places the whole model on one device.
+
+    Args:
+        device_map: a transformers strategy (auto, balanced, balanced_low_0, sequential), or None for one device.
+        max_memory: device (`0`, `1`, `cpu`) -> size (`70GiB`) caps for the device map.
+        offload_cpu: layers that do not fit the GPUs may go to CPU memory.
+        offload_folder: layers that fit nowhere else may go to disk, in this folder.
+        tensor_parallel: shard the weights across the torchrun ranks (tp_plan=auto).
+    """
+
+    device_map: str | None = None
+    max_memory: Mapping[str, str] = field(default_factory=dict)
+    offload_cpu: bool = False
+    offload_folder: str | None = None
+    tensor_parallel: bool = False
+
+    @classmethod
+    def parse(cls, device_map: str | None = None, max_memory: Sequence[str] = (), offload_cpu: bool = False,
+              offload_folder: str | None = None, tensor_parallel: bool = False) -> Placement:
+        """The placement the command-line options ask for, checked before any model work.
+
+        Args:
+            device_map: `--device-map`.
+            max_memory: every `--max-memory DEVICE=SIZE` given.
+            offload_cpu: `--offload-cpu`.
+            offload_folder: `--offload-folder`.
+            tensor_parallel: `--tp`.
+
+        Returns:
+            The placement.
+
+        Raises:
+            BadInput: options that cannot work together, or a malformed size or device.
+        """
+        placement = cls(device_map, parse_max_memory(max_memory), offload_cpu, offload_folder, tensor_parallel)
+        check_placement(placement)
+        return placement
+
+    @property
+    def splits(self) -> bool:
+        """Whether the weights are spread over several devices or ranks."""
+        return self.device_map is not None or self.tensor_parallel
+
+    def identity(self) -> dict[str, Any]:
+        """The placement as a stored result's identity records it (where the model sits changes what fits)."""
+        return {"device_map": self.device_map, "max_memory": dict(self.max_memory), "offload_cpu": self.offload_cpu,
+                "offload_folder": self.offload_folder, "tensor_parallel": self.tensor_parallel}
+
+
+def check_placement(options: Placement) -> None:
     """Placement options that make sense together, before any model work."""
     if options.device_map is not None and options.device_map not in DEVICE_MAPS:
         raise BadInput("--device-map", f"{options.device_map!r} is not one of {', '.join(DEVICE_MAPS)}")
@@ -44,7 +99,7 @@ def check_placement(options: Any) -> None:
                                    "`torchrun --nproc_per_node=N -m modelcard ... --tp`")
 
 
-def parse_max_memory(items: tuple[str, ...] | list[str]) -> dict[str, str]:
+def parse_max_memory(items: Sequence[str]) -> dict[str, str]:
     """`--max-memory 0=70GiB --max-memory cpu=200GiB` -> {"0": "70GiB", "cpu": "200GiB"}."""
     caps = {}
     for item in items:
@@ -68,7 +123,7 @@ def own_gpus() -> list[int]:
     return [gpu for gpu in range(count) if gpu % per_node == local_rank() % per_node]
 
 
-def placement_kwargs(options: Any) -> dict[str, Any]:
+def placement_kwargs(options: Placement) -> dict[str, Any]:
     """What from_pretrained gets for the placement asked for; empty when the model goes to one device."""
     if options.tensor_parallel:
         from transformers.distributed import DistributedConfig
@@ -107,7 +162,7 @@ def _cpu_free() -> int:
     return int((cpu_available_bytes() or 0) * 0.9) or 2 ** 40
 
 
-def placement_problem(error: BaseException, options: Any, model_class: Any) -> str | None:
+def placement_problem(error: BaseException, options: Placement, model_class: Any) -> str | None:
     """One line for a load that failed because of the placement asked for; None for any other failure."""
     text = " ".join(str(error).split())
     if options.tensor_parallel and ("tp_plan" in text or "tensor parallel" in text.lower()):

@@ -11,8 +11,8 @@ from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import NotApplicable, Outcome, finding, skipped
 from modelcard.probe.registry import probe
-from modelcard.probe.runner import plan, run_suite
+from modelcard.probe.runner import run_suite
 from modelcard.probe.suite import Suite, resolve_suite
 
-__all__ = ["Cells", "ModelAdapter", "NotApplicable", "Outcome", "ProbeContext", "Suite", "finding", "plan", "probe",
+__all__ = ["Cells", "ModelAdapter", "NotApplicable", "Outcome", "ProbeContext", "Suite", "finding", "probe",
            "resolve_suite", "run_suite", "skipped"]

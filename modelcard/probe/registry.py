@@ -37,8 +37,8 @@ class ProbeSpec:
 PROBES: dict[str, ProbeSpec] = {}
 
 
-def probe(probe_id: str, title: str, cells: Cells | None = None,
-          version: int = 1) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def probe(probe_id: str, title: str, cells: Cells | None = None, *,
+          version: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `function(ctx, **params)` as probe `probe_id`; its keyword defaults are the parameters.
 
     Args:
@@ -71,15 +71,42 @@ def _did_you_mean(name: str, choices: Any) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def registered() -> dict[str, ProbeSpec]:
-    """Every probe: importing the probes package registers them (no hidden init step)."""
+def registered(installed: bool = True) -> dict[str, ProbeSpec]:
+    """Every probe registered so far.
+
+    Args:
+        installed: also import the probes installed packages declare (the `modelcard.probes` entry points).
+
+    Returns:
+        Probe id -> its spec: the built-in probes (importing the probes package registers them), the installed
+        ones, and any a `--probe-module` imported.
+    """
     import modelcard.probe.probes  # noqa: F401
 
+    if installed:
+        from modelcard.probe.plugins import load_entry_points
+
+        load_entry_points()
     return PROBES
 
 
 def get_probe(probe_id: str, where: object = "suite") -> ProbeSpec:
-    probes = registered()
+    """The probe a suite names.
+
+    Args:
+        probe_id: its id.
+        where: what named it, for the error (the suite's file).
+
+    Returns:
+        Its spec. Installed probes are looked for only when the id is not already registered, so a broken
+        installed package does not stop a suite that does not use it.
+
+    Raises:
+        BadInput: no probe has that id.
+    """
+    probes = registered(installed=False)
+    if probe_id not in probes:
+        probes = registered()
     if probe_id not in probes:
         raise BadInput(where, f"unknown probe {probe_id!r}{_did_you_mean(probe_id, probes)} "
                               f"available: {', '.join(sorted(probes))}")

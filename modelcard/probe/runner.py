@@ -26,31 +26,24 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from modelcard.base.errors import ModelcardError
 from modelcard.base.wording import cell_label
 from modelcard.probe import limits
-from modelcard.probe.cells import as_json
+from modelcard.probe.cells import Cells, as_json
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.distributed import SOLO, Comm, RankStopped, on_writer
 from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S, ProbeAborted, ProbeTimedOut, call_bounded
 from modelcard.probe.outcome import NotApplicable, Outcome, skipped
-from modelcard.probe.registry import ProbeSpec, get_probe
 from modelcard.probe.store import ResultStore
-from modelcard.probe.suite import Suite
+from modelcard.probe.suite import PlannedProbe, Suite
 from modelcard.probe.timing import UNCALIBRATED_FLOPS, SuiteEstimate, about, estimator
 
 SKIPPED_FOR_TIME = "skipped-time"  # the status of a cell that did not run, or was stopped, for the time limit
 CellCallback = Callable[[str, dict[str, Any], int, int], None]  # (probe key, cell outcome, cells done, cells)
-
-
-@dataclass
-class PlannedProbe:
-    key: str  # file name of its result: the id, numbered when a suite lists an id twice
-    spec: ProbeSpec
-    params: dict[str, Any]
 
 
 @dataclass
@@ -95,17 +88,18 @@ class SuiteResult:
         return summary
 
 
-def plan(suite: Suite) -> list[PlannedProbe]:
-    """Resolve every id and parameter before any model work (bad input fails fast, STYLE.md 4)."""
-    planned, seen = [], {}
-    where = suite.path or suite.name
-    for entry in suite.probes:
-        spec = get_probe(entry.id, where)
-        params = json.loads(json.dumps(spec.params(entry.params, where)))
-        seen[entry.id] = seen.get(entry.id, 0) + 1
-        key = entry.id if seen[entry.id] == 1 else f"{entry.id}.{seen[entry.id]}"
-        planned.append(PlannedProbe(key, spec, params))
-    return planned
+def _skipped_cell(skipped_partial: Callable[..., dict[str, Any]] | None, outcome: dict[str, Any]) -> dict[str, Any]:
+    """The partial result of a cell skipped for time, for a probe that can conclude without it."""
+    if skipped_partial is None:
+        raise RuntimeError(f"cell {outcome['cell']} did not run, and its probe cannot conclude without it")
+    return skipped_partial(outcome["cell"], outcome["reason"])
+
+
+def _cells(planned: PlannedProbe) -> Cells:
+    """The cells of a probe that registered them."""
+    if planned.spec.cells is None:
+        raise RuntimeError(f"probe {planned.key} runs whole: it has no cells")
+    return planned.spec.cells
 
 
 def suite_digest(planned: list[PlannedProbe]) -> str:
@@ -221,6 +215,20 @@ class _Run:
         self.timed = [0.0, 0.0]  # seconds estimated and measured of the tasks this rank finished, with estimates
         self.cell_totals: dict[str, int] = {}  # cells of each probe
 
+    @property
+    def context(self) -> ProbeContext:
+        """The model's probe context: built, since a failed build decides every probe before any runs."""
+        if not isinstance(self.ctx, ProbeContext):
+            raise RuntimeError(f"a probe ran without its context ({self.ctx!r})")
+        return self.ctx
+
+    @property
+    def context_or_error(self) -> ProbeContext | BaseException:
+        """The probe context, or the error that building it raised."""
+        if self.ctx is None:
+            raise RuntimeError("a probe ran before its context was built")
+        return self.ctx
+
     # rank 0
 
     def finish(self, key: str, result: dict[str, Any], resumed: bool = False) -> None:
@@ -231,7 +239,7 @@ class _Run:
                 key in self.probes and self.probes[key].timed_out):  # tried again on a rerun
             self.store.save(key, result)
             if key in self.probes and self.probes[key].cells:
-                self.store.discard_cells(key, len(self.probes[key].cells))
+                self.store.discard_cells(key, len(self.probes[key].cells or []))
         if self.on_done:
             self.on_done(result, resumed)
 
@@ -250,9 +258,9 @@ class _Run:
                 tasks.append((key, WHOLE))
                 continue
             start = time.perf_counter()
-            split = _bounded_outcome(lambda planned=planned: _split(planned, self.ctx), self.time_limit_s)
+            split = _bounded_outcome(partial(_split, planned, self.context), self.time_limit_s)
             if split.status != "pass" or "cells" not in split.details:  # decided before any cell ran
-                probe.decided = make_result(planned, split, self.ctx.adapter, self.seed,
+                probe.decided = make_result(planned, split, self.context.adapter, self.seed,
                                             time.perf_counter() - start, self.time_limit_s)
                 continue
             probe.cells = split.details["cells"]
@@ -263,7 +271,7 @@ class _Run:
                     probe.done[index] = stored
                     probe.stored += 1
                     self.resumed_cells += 1
-            costs = {i: planned.spec.cells.cost(cell) for i, cell in enumerate(probe.cells)}
+            costs = {i: _cells(planned).cost(cell) for i, cell in enumerate(probe.cells)}
             left = sorted((i for i in range(len(probe.cells)) if i not in probe.done), key=lambda i: costs[i])
             tasks.extend((key, index) for index in left)
         for key in pending:
@@ -318,9 +326,9 @@ class _Run:
             outcome = skipped(f"{timed[0]['reason']}; it needs every cell to conclude, so it is skipped"
                               f"{kept if len(cells) > len(timed) else ''}", cells_skipped_for_time=_listed(timed))
         else:
-            partials = [o["partial"] if o["status"] == "ok" else skipped_partial(o["cell"], o["reason"])
+            partials = [o["partial"] if o["status"] == "ok" else _skipped_cell(skipped_partial, o)
                         for o in outcomes]
-            outcome = _bounded_outcome(lambda: planned.spec.cells.conclude(self.ctx, planned.params, partials),
+            outcome = _bounded_outcome(lambda: _cells(planned).conclude(self.context, planned.params, partials),
                                        self.time_limit_s)
             if timed:
                 outcome.details["cells_skipped_for_time"] = _listed(timed)
@@ -328,7 +336,7 @@ class _Run:
         devices = list(dict.fromkeys(d for o in outcomes for d in o["devices"]))
         estimates = [self.cell_s.get((probe.planned.key, i)) for i in range(len(cells))]
         estimate = sum(e for e in estimates if e is not None) if any(e is not None for e in estimates) else None
-        return make_result(planned, outcome, self.ctx.adapter, self.seed, duration, self.time_limit_s,
+        return make_result(planned, outcome, self.context.adapter, self.seed, duration, self.time_limit_s,
                            devices=devices, cells=len(cells), estimate_s=estimate)
 
     # every rank
@@ -344,9 +352,12 @@ class _Run:
         start = time.perf_counter()
         no_time = self._no_time_for(key, estimate, index == WHOLE)
         if index == WHOLE:
-            result = (run_probe(planned, self.ctx, self.seed, self.time_limit_s, budget_s=budget, estimate_s=estimate)
-                      if no_time is None else make_result(planned, skipped(no_time), self.ctx.adapter, self.seed, 0.0,
-                                                          self.time_limit_s, estimate_s=estimate))
+            if no_time is None:
+                result = run_probe(planned, self.context_or_error, self.seed, self.time_limit_s, budget_s=budget,
+                                   estimate_s=estimate)
+            else:
+                result = make_result(planned, skipped(no_time), self.context.adapter, self.seed, 0.0,
+                                     self.time_limit_s, estimate_s=estimate)
             outcome = {"key": key, "index": WHOLE, "result": result}
         elif no_time is not None:
             outcome = self.skip_cell(planned, index, (cells or [])[index], no_time)
@@ -425,7 +436,7 @@ class _Run:
                                    "devices": device_names(ctx.adapter)}
         start = time.perf_counter()
         try:
-            outcome["partial"] = call_bounded(lambda: as_json(planned.spec.cells.measure(ctx, planned.params, cell)),
+            outcome["partial"] = call_bounded(lambda: as_json(_cells(planned).measure(ctx, planned.params, cell)),
                                               budget)
             outcome["status"] = "ok"
         except NotApplicable as reason:
@@ -449,7 +460,7 @@ def _listed(timed: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _split(planned: PlannedProbe, ctx: Any) -> Outcome:
     """The probe's cells, carried in an Outcome (details.cells), or the Outcome that decides it without any."""
-    cells = planned.spec.cells.split(ctx, planned.params)
+    cells = _cells(planned).split(ctx, planned.params)
     if isinstance(cells, Outcome):
         return cells
     return Outcome(status="pass", details={"cells": as_json(cells)})
@@ -498,7 +509,7 @@ def run_suite(suite: Suite, make_context: Callable[[], ProbeContext], seed: int,
 
     Under torchrun (`comm` from modelcard.probe.distributed.session) every rank calls this; rank 0 alone touches
     `folder`, calls `on_start` / `on_done` and gets the SuiteResult; the other ranks get None."""
-    planned = plan(suite)
+    planned = suite.planned
     run = _Run(planned, seed, time_limit_s, comm, None, on_start, on_done, on_cell)
 
     def open_store() -> list[str]:

@@ -45,7 +45,7 @@ def _conclude(ctx: Any, params: dict[str, Any], partials: list[dict[str, Any]]) 
 if "test-cells" not in PROBES:
     CELLS = Cells(split=_split, measure=_measure, conclude=_conclude)
 
-    @probe("test-cells", "Cells that log themselves; rank 1 dies once", cells=CELLS)
+    @probe("test-cells", "Cells that log themselves; rank 1 dies once", cells=CELLS, version=1)
     def test_cells(ctx: Any, parts: int = 6, marker: str = "", log: str = "") -> Outcome:
         params = {name: value for name, value in locals().items() if name != "ctx"}
         return CELLS.run_all(ctx, params)

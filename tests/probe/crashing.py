@@ -11,11 +11,11 @@ from modelcard.probe.registry import PROBES, probe
 
 if "test-raises" not in PROBES:
 
-    @probe("test-raises", "Always raises")
+    @probe("test-raises", "Always raises", version=1)
     def raises(ctx, message: str = "boom") -> Outcome:
         raise RuntimeError(message)
 
-    @probe("test-dies-once", "Kills the process the first time")
+    @probe("test-dies-once", "Kills the process the first time", version=1)
     def dies_once(ctx, marker: str = "") -> Outcome:
         if not Path(marker).exists():
             Path(marker).write_text("died once\n", encoding="utf-8")

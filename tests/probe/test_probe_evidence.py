@@ -200,7 +200,8 @@ def test_outputs_that_are_not_finite_make_the_probe_an_error(context, spec: str,
     """mask-leak compared NaN with NaN, found nothing moved and passed; window-reach watched the blocks (finite)
     and never the logits."""
     from modelcard.probe.registry import get_probe
-    from modelcard.probe.runner import PlannedProbe, run_probe
+    from modelcard.probe.runner import run_probe
+    from modelcard.probe.suite import PlannedProbe
 
     probe = get_probe(probe_id)
     record = run_probe(PlannedProbe(probe_id, probe, probe.params({}, "test")), context(spec), seed=0)["record"]

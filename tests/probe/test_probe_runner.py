@@ -103,4 +103,4 @@ def test_registering_an_id_twice_is_refused() -> None:
     from modelcard.probe.registry import probe
 
     with pytest.raises(ValueError, match="registered twice"):
-        probe("mask-leak", "again")(lambda ctx: None)
+        probe("mask-leak", "again", version=1)(lambda ctx: None)

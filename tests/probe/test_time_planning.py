@@ -43,15 +43,16 @@ if "test-timed-cells" not in PROBES:
     TIMED = Cells(split=_split, measure=_measure, conclude=_conclude)
     NEEDS_ALL = Cells(split=_split, measure=_measure, conclude=_conclude)
 
-    @probe("test-timed-cells", "Cells that sleep; one is estimated far over any limit", cells=TIMED)
+    @probe("test-timed-cells", "Cells that sleep; one is estimated far over any limit", cells=TIMED, version=1)
     def timed_cells(ctx: Any, sleeps: tuple[float, ...] = (0.1,), huge: int = -1) -> Outcome:
         return TIMED.run_all(ctx, {"sleeps": sleeps, "huge": huge})
 
-    @probe("test-needs-every-cell", "Cells that sleep; it cannot conclude without all of them", cells=NEEDS_ALL)
+    @probe("test-needs-every-cell", "Cells that sleep; it cannot conclude without all of them", cells=NEEDS_ALL,
+           version=1)
     def needs_every_cell(ctx: Any, sleeps: tuple[float, ...] = (0.1,), huge: int = -1) -> Outcome:
         return NEEDS_ALL.run_all(ctx, {"sleeps": sleeps, "huge": huge})
 
-    @probe("test-whole-huge", "A probe that runs whole, estimated far over any limit")
+    @probe("test-whole-huge", "A probe that runs whole, estimated far over any limit", version=1)
     def whole_huge(ctx: Any) -> Outcome:
         ctx.adapter.outputs(ctx.random_ids(8))
         return Outcome(status="pass", metric="ran", value=1)

@@ -87,7 +87,7 @@ def check_paths(adapter: Any, ids: Any, paths: dict[str, list[tuple[int, int]]],
     return results, cache_name
 
 
-@probe("cache-consistency", "Prefill and decode through the cache equal one full forward")
+@probe("cache-consistency", "Prefill and decode through the cache equal one full forward", version=1)
 def cache_consistency(ctx: ProbeContext, length: int | None = None, min_length: int = 48, chunks: int = 3,
                       decode: int = 8, margin: int = 16, max_length: int = 16384, atol: float | None = None,
                       rtol: float | None = None) -> Outcome:

@@ -45,7 +45,7 @@ def _dropped(rows: list[dict[str, Any]], half: int, short: int) -> list[int]:
             and (row["tokens_held"][str(half)] != half or row["tokens_held"][str(short)] != short)]
 
 
-@probe("kv-layout", "The cache the runtime really builds")
+@probe("kv-layout", "The cache the runtime really builds", version=1)
 def kv_layout(ctx: ProbeContext, short: int = 8, length: int | None = None, min_length: int = 32, margin: int = 8,
               max_length: int = 16384) -> Outcome:
     if ctx.adapter.cache_argument is None:

@@ -35,7 +35,7 @@ def stack_of(ctx: ProbeContext) -> tuple[str, str | None]:
     return "decoder", ctx.declared.get("masking")
 
 
-@probe("mask-leak", "Does any position see later positions")
+@probe("mask-leak", "Does any position see later positions", version=1)
 def mask_leak(ctx: ProbeContext, length: int = 24, batch: int = 2) -> Outcome:
     import torch
 

@@ -224,7 +224,8 @@ def finish(build: CardBuild) -> list[Card]:
 
 
 def generate_here(source: CardSource, folder: Path) -> Card:
-    from modelcard.pipeline import GenerateRequest, generate
+    from modelcard.pipeline import GenerateRequest, ProbeRequest, generate
+    from modelcard.probe.suite import resolve_suite
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{source.slug}-", dir=folder.parent))
@@ -234,8 +235,8 @@ def generate_here(source: CardSource, folder: Path) -> Card:
         if source.record is not None:
             render_recorded(source.record, work / "card")
         else:
-            generate(GenerateRequest(spec=source.spec, output=work / "card", suite=source.suite,
-                                     disclosures=source.disclosures))
+            probing = ProbeRequest(spec=source.spec, suite=resolve_suite(source.suite))
+            generate(GenerateRequest(probing=probing, output=work / "card", disclosures=source.disclosures))
     except Exception as error:  # modelcard's own failure on a real config: the build must say which and why
         shutil.rmtree(work, ignore_errors=True)
         raise CardFailed(f"the {source.slug} card failed: {type(error).__name__}: {error}") from error

@@ -1,11 +1,9 @@
 """A custom probe: the largest absolute logit on random input (a numeric-range check)."""
 
-from modelcard.probe.context import ProbeContext
-from modelcard.probe.outcome import Outcome, finding
-from modelcard.probe.registry import probe
+from modelcard.probe import Outcome, ProbeContext, finding, probe
 
 
-@probe("logit-range", "The largest absolute logit on random input")
+@probe("logit-range", "The largest absolute logit on random input", version=1)
 def logit_range(ctx: ProbeContext, length: int = 32, batch: int = 2, limit: float = 1e4) -> Outcome:
     ids = ctx.random_ids(length, batch=batch, salt=7)  # seeded: the same input on every run
     largest = float(ctx.adapter.outputs(ids).float().abs().max())
