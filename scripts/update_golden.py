@@ -1,6 +1,6 @@
 """Regenerate the golden cards in tests/golden/: the bundled demo model's card, and the renderings of the frozen
-probed records (tests/fixtures/record-probed.json: a quick-suite run on a config-only model;
-tests/fixtures/record-standard.json: the trained demo under the standard suite).
+probed records, each frozen as its golden card's card.json (tests/golden/probed: a quick-suite run on a
+config-only model; tests/golden/standard: the trained demo under the standard suite).
 
     python scripts/update_golden.py                    # every golden card
     python scripts/update_golden.py --refresh-probed   # also run the suites again to refresh the frozen records

@@ -11,16 +11,16 @@ from typing import Any
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 DEMO_GOLDEN = GOLDEN_DIR / "demo"
 GOLDEN_ARGS = ["generate", "--suite", "none", "--disclosures", str(GOLDEN_DIR / "demo-disclosures.yaml")]
-# A probed card: the record of a quick-suite run on a config-only model with a stray window key, frozen as a
-# fixture (timings vary run to run), and its rendering.
-PROBED_FIXTURE = GOLDEN_DIR.parent / "fixtures" / "record-probed.json"
+# A probed card: the record of a quick-suite run on a config-only model with a stray window key, frozen
+# (timings vary run to run) as the golden card's own card.json, which every rendering of it starts from.
 PROBED_GOLDEN = GOLDEN_DIR / "probed"
+PROBED_FIXTURE = PROBED_GOLDEN / "card.json"
 PROBED_CONFIG = GOLDEN_DIR / "stray-window-llama" / "config.json"
 PROBED_ARGS = ["generate", str(PROBED_CONFIG), "--suite", "quick",
                "--disclosures", str(GOLDEN_DIR / "demo-disclosures.yaml")]
 # The trained demo under the standard suite (retrieval probes, the passkey heatmap), frozen the same way.
-STANDARD_FIXTURE = GOLDEN_DIR.parent / "fixtures" / "record-standard.json"
 STANDARD_GOLDEN = GOLDEN_DIR / "standard"
+STANDARD_FIXTURE = STANDARD_GOLDEN / "card.json"
 STANDARD_ARGS = ["generate", "--suite", "standard", "--disclosures", str(GOLDEN_DIR / "demo-disclosures.yaml")]
 # The matplotlib that drew the golden charts: another version draws the same charts with other bytes, so there
 # the SVGs and PNGs are left out of the comparison (`comparable`).

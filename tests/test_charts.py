@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from goldens import PROBED_FIXTURE, STANDARD_FIXTURE
 
 from modelcard.card.chart_data import chart_specs, kv_chart, passkey_chart, scaling_chart
 from modelcard.card.charts import OKABE_ITO, draw
@@ -17,13 +18,13 @@ from modelcard.card.charts import OKABE_ITO, draw
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def record(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+def record(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def sliding_record() -> dict:
     """Five sliding layers (window 512) to one full, twice: the KV chart's curve bends at the window."""
-    base = record("record-1.0.json")
+    base = record(FIXTURES / "record-1.0.json")
     layers = [{"index": i, "stack": "decoder", "kind": "full" if i % 6 == 5 else "sliding",
                "window": None if i % 6 == 5 else 512} for i in range(12)]
     base["attention"]["layers"] = layers
@@ -47,13 +48,13 @@ def test_the_kv_chart_shows_window_caps_and_the_declared_context():
 
 
 def test_the_scaling_and_passkey_charts_come_from_their_probes():
-    probed = record("record-probed.json")
+    probed = record(PROBED_FIXTURE)
     spec = scaling_chart(probed)
     assert [panel.y_unit for panel in spec.panels] == ["bytes", "seconds"]
     # memory above the weights of the twin grows linearly: the alt text names the exponent the record fitted
     assert spec.title == "Measured scaling on the shrunken twin" and "peak-memory exponent 1," in spec.alt
     assert passkey_chart(probed) is None
-    standard = record("record-standard.json")
+    standard = record(STANDARD_FIXTURE)
     grid = passkey_chart(standard).grid
     assert grid.x_labels[:2] == ("256", "512") and len(grid.values) == len(grid.y_labels)
 
@@ -64,7 +65,7 @@ def test_the_scaling_and_passkey_charts_come_from_their_probes():
 def test_odd_numbers_leave_a_chart_out(change, left):
     """Whatever a valid record holds, a chart is drawn from sane numbers or left out; `no cache layers` keeps the
     KV chart from bytes_per_token alone (no window caps it)."""
-    odd = copy.deepcopy(record("record-probed.json"))
+    odd = copy.deepcopy(record(PROBED_FIXTURE))
     scaling = next(p for p in odd["probes"] if p["id"] == "scaling")
     if change == "zero bytes":
         for layer in odd["kv_cache"]["layers"]:

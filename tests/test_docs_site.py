@@ -209,7 +209,7 @@ def test_layer_patterns_read_as_few_words(labels: list[str], expected: str) -> N
 
 
 def test_gallery_index_rows_come_from_the_records() -> None:
-    record = json.loads((ROOT / "tests" / "fixtures" / "record-probed.json").read_text())
+    record = json.loads((ROOT / "tests" / "golden" / "probed" / "card.json").read_text())
     card = cards.Card(cards.CardSource("stray", "A stray-window Llama", None, "quick", ""), record,
                       {"README.md": b"---\nx: 1\n---\n\n# Model card\n\ntext\n<!-- record -->\n"}, 1.0, True)
     row = gallery.index_row(card)

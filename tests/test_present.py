@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from goldens import PROBED_FIXTURE
 
 from modelcard.card.present import index_spans, layer_runs, present
 
@@ -130,9 +131,8 @@ def test_kv_memory_at_planning_lengths_and_common_dtypes():
 
 def probed_record() -> dict:
     import json
-    from pathlib import Path
 
-    return json.loads((Path(__file__).parent / "fixtures" / "record-probed.json").read_text(encoding="utf-8"))
+    return json.loads(PROBED_FIXTURE.read_text(encoding="utf-8"))
 
 
 def test_the_status_puts_failures_first_and_names_missing_disclosures():

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from goldens import PROBED_FIXTURE
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -22,8 +23,7 @@ from modelcard.card.render import read_embedded_record, render_html, render_mark
 from modelcard.record.validate import schema, validate_record
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-BASES = [json.loads((FIXTURES / name).read_text(encoding="utf-8")) for name in ("record-1.0.json",
-                                                                                "record-probed.json")]
+BASES = [json.loads(path.read_text(encoding="utf-8")) for path in (FIXTURES / "record-1.0.json", PROBED_FIXTURE)]
 # The reader refuses integers of more than 64 digits and non-finite numbers (modelcard.base.readers); so does this.
 BIGGEST = 10**64 - 1
 HOSTILE = ["<!--", "-->", "<img src=x onerror=alert(1)>", "| a | b |", "\n# H\n", "\n---\nlicense: x\n---",

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from goldens import PROBED_FIXTURE
 from markdown_it import MarkdownIt
 
 from modelcard.base.wording import round_numbers_in
@@ -41,7 +42,7 @@ from modelcard.card.status import declared
 from modelcard.record.validate import validate_record
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-BASES = ["record-1.0.json", "record-probed.json"]
+BASES = ["record-1.0.json", "probed-card.json"]  # the second: the probed golden card's record
 
 HOSTILE = [
     "<!--",
@@ -120,7 +121,8 @@ SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 
 
 def base_record(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    path = PROBED_FIXTURE if name == "probed-card.json" else FIXTURES / name
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def hostile_record(base: dict[str, Any], texts: Iterator[str], tools_as_list: bool = False) -> dict[str, Any]:

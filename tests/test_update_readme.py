@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from goldens import PROBED_FIXTURE, STANDARD_FIXTURE
 
 from modelcard.card.readme_update import open_readme, update_readme
 from modelcard.card.render import BEGIN_MARKER, END_MARKER, read_embedded_record
@@ -18,7 +19,7 @@ AFTER = "\n## Citation\n\n```bibtex\n@misc{mine}\n```\n"
 
 
 def standard_record() -> dict:
-    return json.loads((FIXTURES / "record-standard.json").read_text(encoding="utf-8"))
+    return json.loads((STANDARD_FIXTURE).read_text(encoding="utf-8"))
 
 
 def body(path: Path) -> str:
@@ -80,14 +81,14 @@ def test_a_readme_that_cannot_be_updated_is_bad_input(tmp_path, run_cli):
     with pytest.raises(BadInput, match="without <!-- modelcard:end -->"):
         open_readme(readme)
     readme.write_text("---\n- a list\n---\n", encoding="utf-8")
-    result = run_cli("render", FIXTURES / "record-standard.json", "--update", readme)
+    result = run_cli("render", STANDARD_FIXTURE, "--update", readme)
     assert result.code == 2 and "front matter must be a mapping" in result.err
 
 
 def test_render_writes_beside_the_card_and_updates_a_readme(tmp_path, run_cli):
     card = tmp_path / "card" / "card.json"
     card.parent.mkdir()
-    card.write_text((FIXTURES / "record-probed.json").read_text(encoding="utf-8"), encoding="utf-8")
+    card.write_text((PROBED_FIXTURE).read_text(encoding="utf-8"), encoding="utf-8")
     result = run_cli("render", card)
     assert result.code == 0, result.err
     assert "card written to" in result.err and "2 charts (modelcard-kv-cache.png, modelcard-scaling.png)" in result.err
