@@ -114,9 +114,20 @@ def inspect_record(spec: str | None, options: LoadOptions) -> dict[str, Any]:
 
 
 def generate(request: GenerateRequest, progress: Progress | None = None) -> dict[str, Any] | None:
-    """Build, validate and write the card; returns the record. Inputs are checked before any heavy work,
-    and no file is written unless every one of them rendered. Under torchrun every rank loads the model and
-    takes its share of the probes' cells; rank 0 alone writes the card, and the other ranks return None."""
+    """Build, validate and write a card. Inputs are checked before any heavy work, and no file is written unless
+    every one of them rendered.
+
+    Args:
+        request: the model, its probing, the output folder and the disclosures.
+        progress: told of each stage and probe as it goes (a progress bar); None says nothing.
+
+    Returns:
+        The record. Under torchrun every rank loads the model and takes its share of the probes' cells; rank 0
+        alone writes the card, and the other ranks get None.
+
+    Raises:
+        BadInput: bad input (exit 2), found before anything is written.
+    """
     from modelcard.base.writers import write_files
     from modelcard.card.chart_data import CHART_FILE_NAMES
     from modelcard.card.output import CARD_FILES, check_output_folder, model_folders
@@ -290,6 +301,13 @@ def probe(request: ProbeRequest, on_start: Any = None, on_done: Any = None, on_p
           on_cell: Any = None) -> Any:
     """Run a suite on a model, saving each result in `request.store` as it finishes; a rerun of the same
     request resumes. The command has checked the output folder and read the suite.
+
+    Args:
+        request: the model and its probing; its suite must list probes.
+        on_start: called with a probe's key as it starts.
+        on_done: called with each result and whether it was resumed from the store.
+        on_plan: called with the suite's time estimate before the first probe runs.
+        on_cell: called as each cell finishes.
 
     Returns:
         The runner's SuiteResult. Under torchrun every rank calls this and shares the cells of the suite; rank 0

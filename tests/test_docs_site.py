@@ -6,6 +6,7 @@ this build lacks say so."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -326,3 +327,22 @@ def test_the_python_example_of_the_custom_probe_page_works(tmp_path: Path, fresh
     printed = capsys.readouterr().out
     assert "logit-range pass" in printed and "mask-leak pass" in printed
     assert (tmp_path / "card" / "card.json").is_file()
+
+
+def test_the_api_page_names_documented_objects_that_exist() -> None:
+    import importlib
+    import inspect
+
+    page = (ROOT / "site" / "reference" / "api.md").read_text(encoding="utf-8")
+    names = re.findall(r"^::: ([\w.]+)$", page, flags=re.M)
+    assert len(names) >= 15
+    for name in names:
+        module_name, _, attribute = name.rpartition(".")
+        try:
+            target = getattr(importlib.import_module(module_name), attribute)
+        except ModuleNotFoundError:
+            target = importlib.import_module(name)
+        doc = inspect.getdoc(target) or ""
+        assert doc, f"{name} has no docstring"
+        if inspect.isfunction(target) and len(inspect.signature(target).parameters) > 0:
+            assert "Args:" in doc and "Returns:" in doc, f"{name}: its docstring needs Args and Returns"

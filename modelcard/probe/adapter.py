@@ -66,6 +66,22 @@ class CacheLayer:
 
 @dataclass
 class ModelAdapter:
+    """The model behind the narrow interface every probe drives, the same for a transformers model and a
+    custom `nn.Module`: forwards with and without a cache, its token-mixing blocks and cache layers, and its
+    attention kernels. Every forward is checked against the free memory first, and raises on NaN or inf.
+
+    Args:
+        model: the `torch.nn.Module` (its weights, or a twin's).
+        config: its transformers config; None for a custom module.
+        twin: the model is a shrunken random-init twin of a config-only model.
+        layer_map: on a twin, the documented model's layer index -> the index in `blocks()`.
+        declared: a custom module's `modelcard_declared`.
+        architecture: the documented model's architecture class (SPEC.md), when inspection knew it.
+        twin_kept: on a twin, the documented layers its blocks stand for (one per kind).
+        agree: under tensor parallelism, how the ranks agree on a figure (their minimum).
+        tp_size: the ranks the weights are sharded over.
+    """
+
     model: Any  # torch.nn.Module
     config: Any | None = None
     twin: bool = False
@@ -164,7 +180,11 @@ class ModelAdapter:
 
     @contextlib.contextmanager
     def using(self, kernel: str | None) -> Iterator[None]:
-        """Run with `kernel`, then restore the model's own."""
+        """Run the block with another attention kernel, then restore the model's own.
+
+        Args:
+            kernel: a kernel name from `kernels()` (`eager`, `sdpa`, ...); None keeps the current one.
+        """
         original = self.kernel
         if kernel is None or kernel == original:
             yield
@@ -202,7 +222,19 @@ class ModelAdapter:
         return next((name for name in CACHE_ARGUMENTS if name in parameters), None)
 
     def outputs(self, input_ids: Any, attention_mask: Any = None) -> Any:
-        """Logits (or last hidden states for a model without a head), (batch, seq, dim), one full forward."""
+        """One full forward, without a cache.
+
+        Args:
+            input_ids: `(batch, seq)` token ids, on any device.
+            attention_mask: an optional `(batch, seq)` padding mask.
+
+        Returns:
+            The logits (the last hidden states for a model without a head), `(batch, seq, dim)`.
+
+        Raises:
+            InsufficientMemory: the forward would not fit in the free memory (checked before it starts).
+            NotApplicable: an encoder-decoder, which needs two inputs.
+        """
         import torch
 
         self._require_decoder_forward()
@@ -220,7 +252,19 @@ class ModelAdapter:
         return output
 
     def step(self, input_ids: Any, cache: Any = None) -> tuple[Any, Any]:
-        """Forward `input_ids` after what `cache` holds; returns (outputs, the cache after)."""
+        """A forward through the model's own cache.
+
+        Args:
+            input_ids: `(batch, new)` token ids that follow what `cache` holds.
+            cache: the cache a previous `step` returned; None starts one.
+
+        Returns:
+            `(outputs, cache)`: the logits of the new tokens, and the cache after them.
+
+        Raises:
+            InsufficientMemory: the forward would not fit (checked before it starts).
+            NotApplicable: a model that keeps no cache (an encoder).
+        """
         import torch
 
         self._require_decoder_forward()
@@ -250,7 +294,11 @@ class ModelAdapter:
         return output, _returned_cache(result)
 
     def blocks(self) -> list[Any]:
-        """The stack of token-mixing blocks: the ModuleList that holds most of the parameters."""
+        """The stack of token-mixing blocks.
+
+        Returns:
+            The blocks of the `ModuleList` that holds most of the parameters, in order.
+        """
         import torch
 
         best, best_size = None, -1

@@ -32,13 +32,41 @@ def _unit_cost(cell: dict[str, Any]) -> float:
 
 @dataclass(frozen=True)
 class Cells:
+    """A probe's work in parts that run, resume and are shared out across ranks one by one.
+
+    Args:
+        split: `split(ctx, params)` lists the cells, each a small JSON mapping naming one part
+            (`{"length": 4096, "depth": 0.25}`), or returns an Outcome when the probe is decided before any work.
+        measure: `measure(ctx, params, cell)` does one cell's work and returns its partial result as JSON.
+        conclude: `conclude(ctx, params, partials)` turns the partials, in the order `split` listed their cells,
+            into the probe's Outcome.
+        cost: a cell's relative cost, used to order the cells (smallest first).
+
+    Example:
+        ```python
+        GRID = Cells(split=grid_cells, measure=measure_cell, conclude=verdict, cost=lambda cell: cell["length"])
+
+        @probe("my-grid", "A grid measured cell by cell", cells=GRID, version=1)
+        def my_grid(ctx: ProbeContext, lengths: tuple[int, ...] = (256, 1024)) -> Outcome:
+            return GRID.run_all(ctx, {"lengths": lengths})
+        ```
+    """
+
     split: Callable[[Any, dict[str, Any]], list[dict[str, Any]] | Outcome]
     measure: Callable[[Any, dict[str, Any], dict[str, Any]], dict[str, Any]]
     conclude: Callable[[Any, dict[str, Any], list[dict[str, Any]]], Outcome]
     cost: Callable[[dict[str, Any]], float] = field(default=_unit_cost)
 
     def run_all(self, ctx: Any, params: dict[str, Any]) -> Outcome:
-        """The probe in one process: every cell in turn, then the conclusion."""
+        """The probe in one process: every cell in turn, then the conclusion.
+
+        Args:
+            ctx: the probe context.
+            params: the probe's parameters.
+
+        Returns:
+            The probe's Outcome, exactly as the runner would conclude it from the same cells.
+        """
         cells = self.split(ctx, params)
         if isinstance(cells, Outcome):
             return cells

@@ -11,6 +11,29 @@ from modelcard.probe.adapter import ModelAdapter
 
 @dataclass
 class ProbeContext:
+    """What a probe is given: the model to run, what inspection found, and seeded inputs.
+
+    Args:
+        adapter: the model the probe runs (the documented model, or a shrunken random-init twin of a config-only
+            one), behind the narrow interface every probe uses.
+        facts: the documented model's record sections as inspection found them (`attention`,
+            `context_window`, ...).
+        subject_facts: the same sections for the model the probes really run on (the twin's, or `facts`).
+        ignored_config_keys: config keys the modeling code never reads, as inspection listed them.
+        declared: a custom module's `modelcard_declared`, its author's claims.
+        seed: the run's seed (`--seed`); every input a probe makes derives from it.
+        prompt_format: the retrieval prompts' format: auto (chat when the tokenizer has a template), base or chat.
+        memo: what the cells of one run reuse (the tokenizer, the filler stream), keyed by the probe.
+
+    Example:
+        ```python
+        @probe("logit-range", "The largest absolute logit on random input", version=1)
+        def logit_range(ctx: ProbeContext, length: int = 32) -> Outcome:
+            logits = ctx.adapter.outputs(ctx.random_ids(length, batch=2, salt=7))
+            ...
+        ```
+    """
+
     adapter: ModelAdapter
     facts: dict[str, Any]  # record sections of the documented model, as inspection found them
     subject_facts: dict[str, Any]  # the same sections for the model the probes run on (the twin, or `facts`)
@@ -21,16 +44,36 @@ class ProbeContext:
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # what cells of a run reuse (the tokenizer)
 
     def generator(self, salt: int = 0) -> Any:
+        """A torch generator seeded from the run's seed and `salt`.
+
+        Args:
+            salt: tells apart the inputs of one probe (or of two probes) under the same seed.
+
+        Returns:
+            A `torch.Generator` on the CPU: the same numbers on every run with the same seed and salt.
+        """
         import torch
 
         return torch.Generator().manual_seed(self.seed * 1_000_003 + salt)
 
     def random_ids(self, length: int, batch: int = 1, salt: int = 0) -> Any:
+        """Seeded random token ids over the whole vocabulary.
+
+        Args:
+            length: tokens per row.
+            batch: rows.
+            salt: see `generator`.
+
+        Returns:
+            A `(batch, length)` int64 tensor on the CPU (`adapter.outputs` moves it to the model's device).
+        """
         import torch
 
         return torch.randint(0, self.adapter.vocab_size, (batch, length), generator=self.generator(salt))
 
     def layers(self) -> list[dict[str, Any]]:
+        """The documented model's token-mixing layers as inspection found them (`attention.layers`: index, kind,
+        window, stack)."""
         return (self.facts.get("attention") or {}).get("layers") or []
 
     def max_length(self) -> int | None:
