@@ -85,6 +85,19 @@ def retrieval_cells(task: RetrievalTask) -> Cells:
     return Cells(split=split, measure=measure, conclude=conclude, cost=task.cost)
 
 
+def length_sample_cells(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """One cell per (length, sample), for a probe whose samples of one length are independent prompts.
+
+    Args:
+        params: the probe's parameters, with `lengths` and `samples`.
+
+    Returns:
+        The cells, shortest length first.
+    """
+    return [{"length": n, "sample": sample} for n in sorted({int(n) for n in params["lengths"]})
+            for sample in range(params["samples"])]
+
+
 def _codec(ctx: ProbeContext) -> Codec:
     """The tokenizer of a model whose cells were listed (split skips a model without one)."""
     codec, why = preflight(ctx)

@@ -35,7 +35,7 @@ from modelcard.probe.retrieval import (
     shortest_score,
 )
 from modelcard.probe.retrieval_cells import Merged
-from modelcard.probe.text_retrieval import RetrievalTask, retrieval_cells
+from modelcard.probe.text_retrieval import RetrievalTask, length_sample_cells, retrieval_cells
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], places: list[float], needle_depth: float,
@@ -109,8 +109,7 @@ def rates(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def injected_cells(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"length": n, "sample": sample} for n in sorted({int(n) for n in params["lengths"]})
-            for sample in range(params["samples"])]
+    return length_sample_cells(params)
 
 
 def injected_prompts(codec: Codec, stream: FillerStream, params: dict[str, Any], cell: dict[str, Any], seed: int,

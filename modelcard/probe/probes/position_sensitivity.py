@@ -33,7 +33,7 @@ from modelcard.probe.retrieval import (
     shortest_score,
 )
 from modelcard.probe.retrieval_cells import Merged
-from modelcard.probe.text_retrieval import RetrievalTask, retrieval_cells
+from modelcard.probe.text_retrieval import RetrievalTask, length_sample_cells, retrieval_cells
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], positions: list[float], needles: int,
@@ -147,8 +147,7 @@ def u_index(accuracy: list[float]) -> float | None:
 def position_cells(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]] | Outcome:
     if not 3 <= params["needles"] <= 24:
         return skipped(f"needles must be between 3 and 24 (distinct keys), not {params['needles']}")
-    return [{"length": n, "sample": sample} for n in sorted({int(n) for n in params["lengths"]})
-            for sample in range(params["samples"])]
+    return length_sample_cells(params)
 
 
 def position_prompts(codec: Codec, stream: FillerStream, params: dict[str, Any], cell: dict[str, Any], seed: int,
