@@ -48,7 +48,23 @@ class PromptFormat:
         """
         if self.mode == "base":
             return codec.encode(QUESTION.format(key=key))
-        return codec.encode(ASK.format(key=key)) + list(self.turn) + codec.encode(CUE.format(key=key))
+        return self.ask(codec, ASK.format(key=key), CUE.format(key=key))
+
+    def ask(self, codec: Codec, ask: str, cue: str) -> list[int]:
+        """Any task's question and answer cue in this format: one text for a base model; in chat, the ask ends
+        the user turn and the cue opens the assistant's.
+
+        Args:
+            codec: the model's tokenizer.
+            ask: the question, at the end of the user's text (it starts with its own separator, `\n...`).
+            cue: the start of the answer, after which the answer is scored.
+
+        Returns:
+            The token ids.
+        """
+        if self.mode == "base":
+            return codec.encode(ask + " " + cue)
+        return codec.encode(ask) + list(self.turn) + codec.encode(cue)
 
     def as_dict(self) -> dict[str, Any]:
         """The format as the record states it."""

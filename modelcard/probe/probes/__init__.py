@@ -11,5 +11,6 @@ from modelcard.probe.probes import (  # noqa: F401
     passkey_grid,
     position_sensitivity,
     scaling,
+    variable_tracking,
     window_reach,
 )

@@ -1,0 +1,92 @@
+"""Planted solvers for the task-family probes: tiny modules that read their context as text and answer by rule,
+so that what a probe reports for them is known by construction. Each writes, after a task's answer cue, the next
+byte of the answer its rule gives (one token per byte, tests/probe/test_retrieval_probes.ByteTokenizer); before
+the cue it predicts nothing. Each factory is a model spec (`solvers:<factory>`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from test_retrieval_probes import OFFSET, VOCAB, ByteTokenizer
+from torch import nn
+
+Rule = Callable[[str, str], str | None]  # (context before the cue, the cue's text) -> the answer, or None
+
+
+class Solver(nn.Module):
+    """Answers by `rule` after the last text matching `cue`; sees at most `window` bytes back when given."""
+
+    def __init__(self, cue: str, rule: Rule, window: int | None = None, context_window: int = 8192) -> None:
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(1))
+        self.cue, self.rule, self.window = re.compile(cue), rule, window
+        self.modelcard_tokenizer = ByteTokenizer()
+        self.modelcard_declared = {"masking": "causal", "context_window": context_window}
+        self.eval()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return nn.Embedding(VOCAB, 1)
+
+    def forward(self, input_ids: torch.Tensor, cache: Any = None, use_cache: bool = False) -> SimpleNamespace:
+        new = input_ids[0].tolist()
+        history = (list(cache.ids) if cache is not None else []) + new
+        logits = torch.zeros(1, len(new), VOCAB)
+        text = self.modelcard_tokenizer.decode(history)
+        cues = list(self.cue.finditer(text))
+        if cues:
+            cue = cues[-1]
+            start = len(history) - len(new)
+            cue_end = len(text[:cue.end()].encode("utf-8"))
+            seen_from = 0 if self.window is None else max(0, cue.start() - self.window)
+            answer = self.rule(text[seen_from:cue.start()], cue.group(0))
+            if answer is not None:
+                wanted = answer.encode("utf-8")
+                for t in range(max(start, cue_end - 1), len(history)):
+                    typed = t + 1 - cue_end  # answer bytes already in the text at position t
+                    if 0 <= typed < len(wanted):
+                        written = bytes(i - OFFSET for i in history[cue_end:t + 1])
+                        if wanted.startswith(written):
+                            logits[0, t - start, wanted[typed] + OFFSET] = 10.0
+        state = SimpleNamespace(ids=history) if use_cache else None
+        return SimpleNamespace(logits=logits, cache=state)
+
+
+def _tracked(context: str, cue: str, hops: int | None = None) -> str | None:
+    """Variable tracking by rule: every name that holds the asked value, following at most `hops` links."""
+    value = re.search(r"value (\d+)", cue)
+    if value is None:
+        return None
+    body = context.split("Example:")[-1]
+    body = body[body.find("\n\n") + 2:] if "\n\n" in body else body  # the text after the worked example
+    holds = [m.group(1) for m in re.finditer(rf"VAR ([A-Z]+) = {value.group(1)}\.", body)]
+    links = re.findall(r"VAR ([A-Z]+) = VAR ([A-Z]+)\.", body)
+    steps = 0
+    while hops is None or steps < hops:
+        more = [name for name, source in links if source in holds and name not in holds]
+        if not more:
+            break
+        holds += more
+        steps += 1
+    return "".join(" " + name for name in holds)
+
+
+VT_CUE = r"Answer: the variables assigned the value \d+ are:"
+
+
+def tracker() -> Solver:
+    """Follows every link: a perfect variable tracker."""
+    return Solver(VT_CUE, _tracked)
+
+
+def one_hop_tracker() -> Solver:
+    """Follows one link only: right on one-hop chains, wrong on longer ones."""
+    return Solver(VT_CUE, lambda context, cue: _tracked(context, cue, hops=1))
+
+
+def short_sighted_tracker() -> Solver:
+    """A perfect tracker that sees only the last 700 bytes before the question."""
+    return Solver(VT_CUE, _tracked, window=700)
