@@ -130,6 +130,17 @@ class Codec:
             self._cache[text] = [int(i) for i in getattr(ids, "ids", ids)]
         return list(self._cache[text])
 
+    def decode(self, ids: list[int]) -> str | None:
+        """The text of `ids`, special tokens included; None for a tokenizer that cannot decode."""
+        decode = getattr(self.tokenizer, "decode", None)
+        if not callable(decode):
+            return None
+        try:
+            text = decode(ids)
+        except Exception:  # a custom tokenizer's decode that does not take these ids: no character count
+            return None
+        return text if isinstance(text, str) else None
+
     def special_ids(self) -> set[int]:
         return {int(i) for i in getattr(self.tokenizer, "all_special_ids", None) or []}
 

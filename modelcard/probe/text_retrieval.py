@@ -70,8 +70,13 @@ def retrieval_cells(task: RetrievalTask) -> Cells:
         length = cell["length"]
 
         def build() -> Built:
-            stream = stream_of(ctx, codec, length, params["filler"])
-            return task.build(codec, stream, params, cell, ctx.seed, format_of(ctx, codec))
+            stream = stream_of(ctx, codec, length, params.get("filler", "varied"))
+            prompts, too_short = task.build(codec, stream, params, cell, ctx.seed, format_of(ctx, codec))
+            for prompt in prompts:
+                longest = max(prompt.answers.values(), key=len, default=[])
+                text = codec.decode([*prompt.ids, *longest])
+                prompt.info["characters"] = len(text) if text is not None else None
+            return prompts, too_short
 
         return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
 
@@ -80,9 +85,23 @@ def retrieval_cells(task: RetrievalTask) -> Cells:
         merged = Merged(partials)
         if not merged.prompts:
             return skipped(nothing_ran(merged), skipped_lengths=merged.skipped)
-        return task.conclude(ctx, params, merged, codec, format_of(ctx, codec))
+        outcome = task.conclude(ctx, params, merged, codec, format_of(ctx, codec))
+        outcome.details.setdefault("characters", characters_by_length(merged))
+        return outcome
 
     return Cells(split=split, measure=measure, conclude=conclude, cost=task.cost)
+
+
+def characters_by_length(merged: Merged) -> dict[str, Any]:
+    """Each tested length in characters as well as tokens (the mean over its prompts, with the answer), so that
+    two tokenizers can be compared; None for a tokenizer that cannot decode."""
+    counts: dict[int, list[int]] = {}
+    for prompt in merged.prompts:
+        characters = prompt.info.get("characters")
+        if characters is not None:
+            counts.setdefault(prompt.info["length"], []).append(characters)
+    return {"unit": "characters of the prompt with its answer, the format's special tokens included (mean)",
+            "by_length": {str(n): round(sum(c) / len(c), 1) for n, c in sorted(counts.items())}}
 
 
 def length_sample_cells(params: dict[str, Any]) -> list[dict[str, Any]]:

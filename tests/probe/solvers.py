@@ -90,3 +90,41 @@ def one_hop_tracker() -> Solver:
 def short_sighted_tracker() -> Solver:
     """A perfect tracker that sees only the last 700 bytes before the question."""
     return Solver(VT_CUE, _tracked, window=700)
+
+
+def _most_frequent(context: str, cue: str) -> str | None:
+    """Frequent-word counting by rule: the top words of the coded text after the worked example."""
+    from collections import Counter
+
+    top = re.search(r"the (\d+) most frequent", cue)
+    if top is None or "The coded text:" not in context:
+        return None
+    words = context.split("The coded text:")[-1].split()
+    ranked = Counter(words).most_common(int(top.group(1)))
+    return "".join(" " + word for word, _ in ranked)
+
+
+FW_CUE = r"Answer: the \d+ most frequent words are:"
+
+
+def counter() -> Solver:
+    """Counts every word: a perfect frequent-word counter."""
+    return Solver(FW_CUE, _most_frequent)
+
+
+def windowed_retriever() -> Any:
+    """A perfect retriever that sees 600 tokens back, declared as a 600-token sliding window."""
+    from test_retrieval_probes import Oracle
+
+    model = Oracle(window=600, context_window=8192)
+    model.modelcard_declared["sliding_window"] = 600
+    return model
+
+
+def hybrid_retriever() -> Any:
+    """Declares a 600-token sliding window, and sees everything (as a hybrid's global layers do)."""
+    from test_retrieval_probes import Oracle
+
+    model = Oracle(context_window=8192)
+    model.modelcard_declared["sliding_window"] = 600
+    return model

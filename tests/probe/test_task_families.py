@@ -45,8 +45,51 @@ def test_a_short_sighted_tracker_collapses_inside_the_declared_window(run_probe)
 def test_a_model_that_cannot_track_is_not_accused_of_a_context_limit(run_probe) -> None:
     outcome = run_probe("variable-tracking", "test_retrieval_probes:blind", lengths=[512, 1024], hops=[1],
                         samples=2)
-    assert outcome.status == "fail" and outcome.value is None
+    assert outcome.status == "fail" and outcome.value == 0.0  # the score at the shortest length
     assert outcome.details["family"]["cannot_do"] is True
     assert outcome.details["summary"].startswith("cannot do the task")
     assert [f["severity"] for f in outcome.findings] == ["info"]
     assert "not a context limit" in outcome.findings[0]["message"]
+
+
+def test_a_perfect_counter_names_the_most_frequent_words(run_probe) -> None:
+    outcome = run_probe("frequent-words", SPEC.format("counter"), lengths=[1024, 2048, 4096], samples=3)
+    assert outcome.status == "pass", outcome.details["summary"]
+    assert outcome.details["scores"] == {"1024": 1.0, "2048": 1.0, "4096": 1.0}
+    assert outcome.details["family"]["family"] == "aggregation"
+    for answer in outcome.details["answers"]:  # unique answers: strictly falling counts
+        assert answer["counts"] == sorted(answer["counts"], reverse=True)
+        assert len(set(answer["counts"])) == len(answer["counts"])
+    assert all(row["word_accuracy"] == 1.0 for row in outcome.details["by_length"])
+    characters = outcome.details["characters"]["by_length"]  # one byte per token: as many characters as tokens
+    assert characters == {"1024": 1024.0, "2048": 2048.0, "4096": 4096.0}
+
+
+def test_a_model_that_cannot_count_is_not_accused_of_a_context_limit(run_probe) -> None:
+    outcome = run_probe("frequent-words", "test_retrieval_probes:blind", lengths=[1024, 2048], samples=2)
+    assert outcome.details["family"]["cannot_do"] is True and outcome.value == 0.0
+    assert [f["severity"] for f in outcome.findings] == ["info"]
+
+
+def test_retrieval_that_stops_at_the_window_is_a_finding(run_probe) -> None:
+    outcome = run_probe("window-boundary", SPEC.format("windowed_retriever"), samples=3)
+    by_distance = {row["distance"]: row["exact_match"] for row in outcome.details["cells"]}
+    assert by_distance[525] == 1.0 and by_distance[1200] == 0.0 and by_distance[2400] == 0.0
+    verdict = outcome.details["windows"][0]
+    assert verdict["window"] == 600 and verdict["verdict"] == "stops at the window"
+    assert outcome.status == "fail"
+    assert [f["severity"] for f in outcome.findings] == ["warning"]
+    assert "600-token window" in outcome.findings[0]["message"]
+
+
+def test_retrieval_that_survives_the_window_passes_and_says_so(run_probe) -> None:
+    outcome = run_probe("window-boundary", SPEC.format("hybrid_retriever"), samples=3)
+    assert outcome.status == "pass", outcome.details["summary"]
+    assert all(row["exact_match"] == 1.0 for row in outcome.details["cells"])
+    assert outcome.details["windows"][0]["verdict"] == "survives past the window"
+    assert "survives past the 600-token window" in outcome.details["summary"] and outcome.findings == []
+
+
+def test_a_model_without_a_window_is_skipped(run_probe) -> None:
+    outcome = run_probe("window-boundary", "test_retrieval_probes:oracle")
+    assert outcome.status == "skipped" and "no sliding-window or chunked layer" in outcome.reason

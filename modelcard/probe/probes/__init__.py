@@ -3,6 +3,7 @@
 from modelcard.probe.probes import (  # noqa: F401
     cache_consistency,
     copy_distance,
+    frequent_words,
     injected_instruction,
     kernel_agreement,
     kv_layout,
@@ -12,5 +13,6 @@ from modelcard.probe.probes import (  # noqa: F401
     position_sensitivity,
     scaling,
     variable_tracking,
+    window_boundary,
     window_reach,
 )
