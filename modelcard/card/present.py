@@ -28,6 +28,7 @@ from modelcard.card.kv_plan import kv_plan
 from modelcard.card.layer_pattern import layers_pattern
 from modelcard.card.probe_notes import cause, twin_note
 from modelcard.card.status import badge, declared, status_items
+from modelcard.record.vocabulary import LONG_CONTEXT_PROBES
 
 DISCLOSURE_TITLES = {
     "intended_use": "Intended use",
@@ -218,8 +219,6 @@ def context_phrase(record: dict[str, Any]) -> dict[str, str]:
     }
 
 
-RETRIEVAL_PROBES = ("passkey-grid", "copy-distance", "multikey-distractors", "position-sensitivity",
-                    "injected-instruction")
 
 
 def _sentence(text: str) -> str:
@@ -239,6 +238,8 @@ def _effective_line(record: dict[str, Any]) -> str | None:
     else:
         bound = " or more" if rule.get("lower_bound") else ""
         head = f"Effective context: {tokens(value)}{bound}{window}, measured by {rule['probe']}"
+        if isinstance(rule.get("set_by"), str):
+            head += f" (the {rule['set_by']} family: the shortest over the task families that ran)"
     text = f"{head}. Rule: {rule['statement']}"
     if rule.get("base_score") is not None:
         text += f"; base {rule['base_score']:.0%} at {tokens(rule['base_length'])}"
@@ -262,11 +263,11 @@ def _percent(value: Any) -> str:
 def long_context(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, Any] | None:
     """The "Measured long-context behaviour" section: the effective context and its rule, one plain sentence per
     retrieval probe (or why it did not measure), and passkey-grid's depth x length table."""
-    probes = {p["id"]: p for p in record["probes"] if p["id"] in RETRIEVAL_PROBES}
+    probes = {p["id"]: p for p in record["probes"] if p["id"] in LONG_CONTEXT_PROBES}
     if not probes:
         return None
     lines = []
-    for probe_id in RETRIEVAL_PROBES:
+    for probe_id in LONG_CONTEXT_PROBES:
         probe = probes.get(probe_id)
         if probe is None:
             continue
@@ -290,7 +291,29 @@ def long_context(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, A
                             for item in details.get("skipped_lengths") or []
                             if isinstance(item, dict) and isinstance(item.get("length"), int)]}
     effective = _effective_line(record)
-    return {"effective": escape.line(effective) if effective else None, "lines": lines, "grid": grid}
+    families = _families(record, escape)
+    return {"effective": escape.line(effective) if effective else None, "lines": lines, "grid": grid,
+            "families": families}
+
+
+def _families(record: dict[str, Any], escape: Escaper) -> dict[str, Any] | None:
+    """The task families against lengths: each family's exact match by length and its effective context."""
+    rule = _mapping(record["context_window"].get("effective_rule"))
+    rows = [row for row in rule.get("families") or [] if isinstance(row, dict)]
+    if not rows:
+        return None
+    lengths = sorted({int(n) for row in rows for n in _mapping(row.get("scores")) if str(n).isdigit()})
+    shown = []
+    for row in rows:
+        scores = _mapping(row.get("scores"))
+        value = row.get("value")
+        verdict = ("cannot do the task" if row.get("cannot_do") else
+                   tokens(value) if isinstance(value, int) and not isinstance(value, bool) else "—")
+        shown.append({"family": escape.cell(str(row.get("family"))), "probe": escape.code(str(row.get("probe"))),
+                      "cells": [_percent(scores.get(str(n))) for n in lengths], "effective": escape.cell(verdict)})
+    set_by = rule.get("set_by")
+    return {"lengths": [f"{n:,}" for n in lengths], "rows": shown,
+            "set_by": escape.cell(set_by) if isinstance(set_by, str) else None}
 
 
 def _badge(word: str, escape: Escaper) -> dict[str, str]:

@@ -17,6 +17,7 @@ from modelcard.probe.outcome import finding
 from modelcard.probe.retrieval import shortest_score
 
 FAMILIES = ("retrieval", "multi-hop", "aggregation", "non-literal")
+RULE_KEYS = ("rule", "statement", "fraction", "base_length", "base_score", "threshold", "holds_through", "lower_bound")
 
 
 @dataclass
@@ -92,3 +93,80 @@ def family_verdict(family: str, task: str, scores: Mapping[int, float], counts: 
              "score": collapse["score"], "effective": effective["value"]},
             f"{task}: {summary}" + (": the model does not use the context it declares" if inside else "")))
     return FamilyVerdict(family, status, effective, shortest, summary, False, dict(scores), findings)
+
+
+def rule_of(probe_id: str, effective: Mapping[str, Any]) -> dict[str, Any]:
+    """The effective-context rule as `context_window.effective_rule` states it, from one probe's result.
+
+    Args:
+        probe_id: the probe whose scores the rule read.
+        effective: its effective-context result (modelcard.probe.effective_context.effective_context).
+
+    Returns:
+        The rule with its figures; `reason` when no length passed.
+    """
+    rule = {key: effective[key] for key in RULE_KEYS}
+    rule.update(probe=probe_id, tested=effective["tested"], absolute=effective["absolute"])
+    if effective["value"] is None:
+        rule["reason"] = effective["reason"]
+    return rule
+
+
+def family_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per task family whose probe ran and concluded: passkey-grid for retrieval, and each family probe.
+
+    Args:
+        results: the suite's results ({record, findings, measured, derived}).
+
+    Returns:
+        Rows of {family, probe, value, cannot_do, shortest, scores}, in FAMILIES order.
+    """
+    rows = []
+    for result in results:
+        record = result["record"]
+        details = record.get("details") or {}
+        if record["status"] not in ("pass", "fail") or record.get("twin"):
+            continue
+        if record["id"] == "passkey-grid" and isinstance(details.get("effective"), dict):
+            effective = details["effective"]
+            shortest = details.get("shortest") or {}
+            rows.append({"family": "retrieval", "probe": record["id"], "value": effective.get("value"),
+                         "cannot_do": effective.get("value") is None, "shortest": shortest,
+                         "scores": details.get("scores") or {}, "effective": effective})
+        elif isinstance(details.get("family"), dict) and isinstance(details.get("effective"), dict):
+            family = details["family"]
+            rows.append({"family": family["family"], "probe": record["id"], "value": family["value"],
+                         "cannot_do": family["cannot_do"], "shortest": family["shortest"],
+                         "scores": family["scores"], "effective": details["effective"]})
+    return sorted(rows, key=lambda row: FAMILIES.index(row["family"]) if row["family"] in FAMILIES else 99)
+
+
+def over_families(results: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`context_window.effective` over the task families that ran: the minimum of their effective contexts, with
+    the family that set it; a family the model cannot do at all sets nothing (it is no context limit).
+
+    Args:
+        results: the suite's results.
+
+    Returns:
+        (measured, derived) to lay over what each probe stated; both empty when fewer than two families ran
+        (passkey-grid's own statement then stands).
+    """
+    rows = family_rows(results)
+    if len(rows) < 2:
+        return {}, {}
+    table = [{key: row[key] for key in ("family", "probe", "value", "cannot_do", "shortest", "scores")}
+             for row in rows]
+    candidates = [row for row in rows if row["value"] is not None and not row["cannot_do"]]
+    if not candidates:
+        setter = next((row for row in rows if row["family"] == "retrieval"), rows[0])
+        rule = rule_of(setter["probe"], setter["effective"])
+        rule.update(families=table, set_by=None,
+                    reason=rule.get("reason") or "no task family measured an effective context")
+        return {}, {"/context_window/effective_rule": rule}
+    setter = min(candidates, key=lambda row: (row["value"], FAMILIES.index(row["family"])))
+    rule = rule_of(setter["probe"], setter["effective"])
+    rule.update(families=table, set_by=setter["family"],
+                statement=(f"the shortest of the effective contexts of the task families that ran (each family's: "
+                           f"{rule['statement']}); a family the model cannot do at all sets none"))
+    return {"/context_window/effective": setter["value"]}, {"/context_window/effective_rule": rule}

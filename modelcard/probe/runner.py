@@ -36,6 +36,7 @@ from modelcard.probe import limits
 from modelcard.probe.cells import Cells, as_json
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.distributed import SOLO, Comm, RankStopped, on_writer
+from modelcard.probe.families import over_families
 from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S, ProbeAborted, ProbeTimedOut, call_bounded
 from modelcard.probe.outcome import NotApplicable, Outcome, skipped
 from modelcard.probe.store import ResultStore
@@ -67,10 +68,16 @@ class SuiteResult:
         return [f for result in self.results for f in result["findings"]]
 
     def measured(self) -> dict[str, Any]:
-        return {k: v for result in self.results for k, v in result["measured"].items()}
+        """JSON pointer -> value the probes measured; `context_window.effective` over the task families."""
+        merged = {k: v for result in self.results for k, v in result["measured"].items()}
+        merged.update(over_families(self.results)[0])
+        return merged
 
     def derived(self) -> dict[str, Any]:
-        return {k: v for result in self.results for k, v in result["derived"].items()}
+        """JSON pointer -> value computed from measured ones; the effective rule over the task families."""
+        merged = {k: v for result in self.results for k, v in result["derived"].items()}
+        merged.update(over_families(self.results)[1])
+        return merged
 
     def summary(self) -> dict[str, Any]:
         counts = {s: sum(r["status"] == s for r in self.records) for s in ("pass", "fail", "error", "skipped")}

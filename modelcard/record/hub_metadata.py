@@ -10,10 +10,10 @@ import math
 import re
 from typing import Any, TypedDict
 
+from modelcard.record.vocabulary import LONG_CONTEXT_PROBES
+
 PIPELINE_TAGS = {"decoder-only": "text-generation", "encoder-only": "fill-mask",
                  "encoder-decoder": "text2text-generation", "vision-encoder": "image-feature-extraction"}
-RETRIEVAL_PROBES = ("passkey-grid", "copy-distance", "multikey-distractors", "position-sensitivity",
-                    "injected-instruction")
 OUR_DATASET_PREFIX = "modelcard/"  # the dataset type of every model-index result modelcard writes
 
 
@@ -48,7 +48,7 @@ def eval_results(record: dict[str, Any]) -> list[Any]:
     from huggingface_hub import EvalResult
 
     probes = {p["id"]: p for p in record["probes"]
-              if p["id"] in RETRIEVAL_PROBES and p["status"] in ("pass", "fail") and not p.get("twin")}
+              if p["id"] in LONG_CONTEXT_PROBES and p["status"] in ("pass", "fail") and not p.get("twin")}
     results = []
     window = record["context_window"]
     rule = window.get("effective_rule") or {}

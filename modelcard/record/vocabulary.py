@@ -11,6 +11,11 @@ UNKNOWN = "unknown"
 NOT_MEASURED = "not-measured"
 NULL_KINDS = (NOT_APPLICABLE, UNKNOWN, NOT_MEASURED)
 
+# The probes that measure long-context behaviour on a model's own weights, in the order a card lists them.
+LONG_CONTEXT_PROBES = ("passkey-grid", "copy-distance", "multikey-distractors", "position-sensitivity",
+                       "injected-instruction", "nonliteral-needle", "variable-tracking", "frequent-words",
+                       "window-boundary")
+
 
 class InspectedFacts(Protocol):
     """What assembling a record reads of an inspection (`modelcard.inspect.facts.Facts` is one)."""

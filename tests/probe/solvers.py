@@ -128,3 +128,33 @@ def hybrid_retriever() -> Any:
     model = Oracle(context_window=8192)
     model.modelcard_declared["sliding_window"] = 600
     return model
+
+
+def _landmark_link(context: str, cue: str, literal_only: bool = False) -> str | None:
+    """Non-literal retrieval by rule: the character who lives in the asked city, or next to its landmark (the
+    one step of knowledge the shipped pairs hold); `literal_only` knows no landmark, only the city's name."""
+    from modelcard.probe.probes.nonliteral_needle import landmarks
+
+    asked = re.findall(r"which character has been to ([^?]+)\?", context)
+    if not asked:
+        return None
+    city = asked[-1]
+    places = [city] if literal_only else [city, *(p["landmark"] for p in landmarks()[0] if p["city"] == city)]
+    for place in places:
+        found = re.search(rf"Actually, (\w+) lives (?:in|next to) {re.escape(place)}\.", context)
+        if found:
+            return " " + found.group(1)
+    return None
+
+
+NL_CUE = r"Answer: the character is"
+
+
+def knower() -> Solver:
+    """Knows every landmark's city: a perfect non-literal retriever."""
+    return Solver(NL_CUE, _landmark_link)
+
+
+def word_matcher() -> Solver:
+    """Finds the needle only by the city's own name: right on the literal needle, lost on the non-literal one."""
+    return Solver(NL_CUE, lambda context, cue: _landmark_link(context, cue, literal_only=True))

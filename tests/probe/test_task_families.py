@@ -93,3 +93,64 @@ def test_retrieval_that_survives_the_window_passes_and_says_so(run_probe) -> Non
 def test_a_model_without_a_window_is_skipped(run_probe) -> None:
     outcome = run_probe("window-boundary", "test_retrieval_probes:oracle")
     assert outcome.status == "skipped" and "no sliding-window or chunked layer" in outcome.reason
+
+
+def test_a_model_that_knows_the_landmarks_retrieves_the_nonliteral_needle(run_probe) -> None:
+    outcome = run_probe("nonliteral-needle", SPEC.format("knower"), lengths=[512, 1024], samples=6)
+    assert outcome.status == "pass", outcome.details["summary"]
+    for row in outcome.details["by_length"]:
+        assert row["nonliteral"] == 1.0 and row["literal"] == 1.0 and row["word_matching_gap"] == 0.0
+    assert outcome.details["family"]["family"] == "non-literal"
+
+
+def test_word_matching_alone_fails_the_nonliteral_needle_and_says_how_much_it_carried(run_probe) -> None:
+    outcome = run_probe("nonliteral-needle", SPEC.format("word_matcher"), lengths=[512, 1024], samples=6)
+    for row in outcome.details["by_length"]:
+        assert row["literal"] == 1.0 and row["nonliteral"] == 0.0 and row["word_matching_gap"] == 1.0
+    assert outcome.status == "fail" and outcome.details["family"]["cannot_do"] is True
+    assert "a gap of 100% is what word matching carried" in outcome.details["summary"]
+
+
+def test_the_shipped_pairs_link_by_knowledge_alone() -> None:
+    import re
+
+    from modelcard.probe.probes.nonliteral_needle import landmarks
+
+    pairs, names = landmarks()
+    assert len(pairs) >= 40
+    cities = [pair["city"] for pair in pairs]
+    assert len(set(cities)) == len(cities)  # one answer per question
+    words = lambda text: {w.lower().rstrip("s") for w in re.findall(r"[A-Za-z]+", text)} - {"the", "of", "st"}  # noqa: E731
+    for pair in pairs:
+        assert not words(pair["landmark"]) & words(pair["city"]), pair
+    assert len(set(names)) == len(names)
+    pair_words = {w for pair in pairs for w in words(pair["landmark"] + " " + pair["city"])}
+    assert not {name.lower() for name in names} & pair_words
+
+
+def _result(probe_id: str, family: str | None, value: int | None, cannot_do: bool = False) -> dict:
+    effective = {"value": value, "rule": "relative", "statement": "the rule", "fraction": 0.85, "base_length": 512,
+                 "base_score": 1.0, "threshold": 0.85, "holds_through": value, "lower_bound": False,
+                 "tested": [512, 2048], "absolute": {}, "reason": None if value else "too weak"}
+    details = {"effective": effective, "shortest": {"length": 512, "score": 1.0}, "scores": {"512": 1.0}}
+    if family:
+        details["family"] = {"family": family, "value": value, "cannot_do": cannot_do,
+                             "shortest": {"length": 512, "score": 0.0 if cannot_do else 1.0}, "scores": {"512": 1.0}}
+    return {"record": {"id": probe_id, "status": "pass", "details": details}, "findings": [], "measured": {},
+            "derived": {}}
+
+
+def test_the_effective_context_is_the_shortest_over_the_families_that_can_do_their_task() -> None:
+    from modelcard.probe.families import over_families
+
+    results = [_result("passkey-grid", None, 2048), _result("variable-tracking", "multi-hop", 512),
+               _result("frequent-words", "aggregation", None, cannot_do=True),
+               _result("nonliteral-needle", "non-literal", 1024)]
+    measured, derived = over_families(results)
+    assert measured == {"/context_window/effective": 512}
+    rule = derived["/context_window/effective_rule"]
+    assert rule["set_by"] == "multi-hop" and rule["probe"] == "variable-tracking"
+    assert [row["family"] for row in rule["families"]] == ["retrieval", "multi-hop", "aggregation", "non-literal"]
+    assert [row["cannot_do"] for row in rule["families"]] == [False, False, True, False]
+    # passkey-grid alone keeps its own statement
+    assert over_families(results[:1]) == ({}, {})

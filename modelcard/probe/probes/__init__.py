@@ -9,6 +9,7 @@ from modelcard.probe.probes import (  # noqa: F401
     kv_layout,
     mask_leak,
     multikey_distractors,
+    nonliteral_needle,
     passkey_grid,
     position_sensitivity,
     scaling,

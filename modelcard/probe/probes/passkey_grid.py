@@ -19,6 +19,7 @@ from typing import Any
 
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.effective_context import describe, effective_context
+from modelcard.probe.families import rule_of
 from modelcard.probe.outcome import Outcome, finding
 from modelcard.probe.prompt_format import PLAIN, PromptFormat
 from modelcard.probe.registry import probe
@@ -185,13 +186,9 @@ def conclude_grid(ctx: ProbeContext, params: dict[str, Any], merged: Merged, cod
                  "filler": params["filler"], "needle_template": NEEDLE, "question_template": QUESTION,
                  "tokens": {k: example[k] for k in ("needle_tokens", "question_tokens", "answer_tokens")},
                  "compute": merged.compute, "memory": merged.memory})
-    rule = {key: effective[key] for key in ("rule", "statement", "fraction", "base_length", "base_score",
-                                            "threshold", "holds_through", "lower_bound")}
-    rule.update(probe="passkey-grid", tested=effective["tested"], absolute=effective["absolute"])
+    rule = rule_of("passkey-grid", effective)
     if effective["value"] is not None:
         outcome.measured["/context_window/effective"] = effective["value"]
-    else:
-        rule["reason"] = effective["reason"]
     outcome.derived["/context_window/effective_rule"] = rule
     if effective["value"] is None:
         outcome.status = "fail"
