@@ -169,6 +169,62 @@ def render_around_sentinel(tokenizer: Any, template: str) -> tuple[str, str]:
     return before, after
 
 
+DOCUMENT = "MODELCARD-SENTINEL-DOCUMENT-5C1E"
+ROLE_MESSAGES = {
+    # the document (a haystack) as the system prompt, the question from the user
+    "system": lambda ask: [{"role": "system", "content": DOCUMENT}, {"role": "user", "content": ask}],
+    # the document as a tool's result, after the user asked for it, then the question
+    "tool": lambda ask: [{"role": "user", "content": "Fetch the document, please."},
+                         {"role": "tool", "content": DOCUMENT}, {"role": "user", "content": ask}],
+}
+
+
+def role_layout(codec: Codec, role: str) -> tuple[list[int], list[int]]:
+    """The chat template rendered with a document in `role` and a question after it, cut at the document.
+
+    Args:
+        codec: the model's tokenizer (with a chat template).
+        role: `system` or `tool` (ROLE_MESSAGES).
+
+    Returns:
+        (the tokens before the document, the tokens from its end up to the question), the BOS handled as
+        `build_format` handles it; the question, the rest of the template and the cue come from `role_ask`.
+
+    Raises:
+        ValueError: a template that cannot render the role, or does not write the document exactly once.
+    """
+    before, between, _ = _render_role(codec, role)
+    tokenizer = codec.tokenizer
+    head = codec.encode(before) if before else []
+    bos = bos_id(tokenizer)
+    if bos is not None and head[:1] != [bos] and adds_bos(tokenizer):
+        head = [bos, *head]
+    return head, codec.encode(between)
+
+
+def role_ask(codec: Codec, role: str, ask: str, cue: str) -> list[int]:
+    """The question in `role`'s layout, the rest of the template with the generation prompt, then the cue."""
+    _, _, after = _render_role(codec, role)
+    return codec.encode(ask) + codec.encode(after) + codec.encode(cue)
+
+
+def _render_role(codec: Codec, role: str) -> tuple[str, str, str]:
+    template = chat_template(codec.tokenizer)
+    if template is None:
+        raise ValueError("the model has no chat template, so there are no roles")
+    try:
+        text = codec.tokenizer.apply_chat_template(ROLE_MESSAGES[role](SENTINEL), chat_template=template,
+                                                   add_generation_prompt=True, tokenize=False)
+    except Exception as error:  # the template refuses the role (no tool turns, no system prompt)
+        raise ValueError(f"the chat template cannot write a {role} turn: {type(error).__name__}: "
+                         f"{' '.join(str(error).split())[:160]}") from None
+    if not isinstance(text, str) or text.count(DOCUMENT) != 1 or text.count(SENTINEL) != 1:
+        raise ValueError(f"the chat template does not write the {role} turn's document once")
+    before, rest = text.split(DOCUMENT)
+    between, after = rest.split(SENTINEL)
+    return before, between, after
+
+
 def build_format(codec: Codec, requested: str = "auto") -> PromptFormat:
     """The prompt format of the model whose tokenizer `codec` wraps.
 

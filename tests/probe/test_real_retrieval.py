@@ -73,3 +73,43 @@ def test_smollm2_retrieves_a_passkey_at_the_shortest_length_in_its_own_format(sm
     for cell in details["cells"]:
         sentence = 40 / min(cell["filler_tokens"])  # no filler sentence is near 40 tokens long
         assert all(abs(actual - cell["depth"]) < sentence for actual in cell["depth_actual"]), cell
+
+
+def test_the_planted_instruction_arrives_in_each_role_the_chat_template_writes(smollm2) -> None:
+    from modelcard.probe.probes.injected_instruction import build_prompts
+    from modelcard.probe.prompt_format import format_of, role_layout
+    from modelcard.probe.retrieval import find_codec
+    from modelcard.probe.retrieval_cells import stream_of
+
+    codec, _ = find_codec(smollm2.adapter)
+    tokenizer = codec.tokenizer
+    fmt = format_of(smollm2, codec)
+    stream = stream_of(smollm2, codec, 512, "varied")
+    prompts, too_short = build_prompts(codec, stream, [512], [0.5], 0.25, 1, 6, smollm2.seed, fmt=fmt,
+                                       roles=("system", "tool"))
+    assert not too_short
+    by_role = {p.info.get("role"): p for p in prompts if p.info["planted_at"] is not None}
+    assert set(by_role) == {"user", "system", "tool"}
+    for role in ("system", "tool"):
+        prompt = by_role[role]
+        text = tokenizer.decode(prompt.ids)
+        assert f"<|im_start|>{role}\n" in text
+        head, _ = role_layout(codec, role)
+        assert prompt.ids[:len(head)] == head  # the template's own turn, token for token
+        before_instruction = tokenizer.decode(prompt.ids[:prompt.info["instruction_at"]])
+        assert before_instruction.count(f"<|im_start|>{role}") == 1  # the instruction is inside that turn
+        assert before_instruction.rfind("<|im_end|>") < before_instruction.rfind(f"<|im_start|>{role}")
+    assert all(p.info["tokens"] == 512 for p in prompts)
+
+
+def test_injected_instruction_reports_each_role_on_smollm2(smollm2) -> None:
+    from modelcard.probe.registry import get_probe
+
+    probe = get_probe("injected-instruction")
+    outcome = probe.run(smollm2, **probe.params({"lengths": [256], "samples": 2}, "test"))
+    by_role = outcome.details["by_role"]
+    assert set(by_role) == {"user", "system", "tool"} and outcome.details["roles_not_run"] == {}
+    for table in by_role.values():
+        assert set(table["by_depth"]) == {"0.5", "1"}
+        assert 0.0 <= table["all"]["follow_rate"] <= 1.0 and len(table["all"]["follow_rate_interval"]) == 2
+    assert "by role" in outcome.details["summary"]
