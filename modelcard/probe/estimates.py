@@ -127,7 +127,39 @@ def _positions(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
 
 
 def _injected(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
-    return prompts_at(cell["length"], len(params["places"]) + 1, params["share_cache"])
+    roles = len(params.get("roles") or ()) if _has_chat_template(ctx) else 0
+    return prompts_at(cell["length"], (1 + roles) * len(params["places"]) + 1, params["share_cache"])
+
+
+def _has_chat_template(ctx: Any) -> bool:
+    """Whether the retrieval prompts are in chat format (the planted instruction then also comes in other roles)."""
+    from modelcard.probe.prompt_format import format_of
+    from modelcard.probe.retrieval import preflight
+
+    codec, _ = preflight(ctx)
+    if codec is None:
+        return False
+    try:
+        return format_of(ctx, codec).mode == "chat"
+    except ValueError:
+        return False
+
+
+def _variable_tracking(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
+    return [Forward(cell["length"], count=params["samples"] + 1)]
+
+
+def _frequent_words(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
+    return [Forward(cell["length"], count=2)]
+
+
+def _nonliteral(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
+    """The literal and the non-literal prompt share their context up to the needle."""
+    return prompts_at(cell["length"], 2, params["share_cache"])
+
+
+def _window_boundary(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
+    return [Forward(cell["length"], count=params["samples"] + 1)]
 
 
 def _copy(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
@@ -145,3 +177,7 @@ register("multikey-distractors", cell=_multikey, skipped=retrieval_skipped)
 register("position-sensitivity", cell=_positions, skipped=retrieval_skipped)
 register("injected-instruction", cell=_injected, skipped=retrieval_skipped)
 register("copy-distance", cell=_copy, skipped=retrieval_skipped)
+register("variable-tracking", cell=_variable_tracking, skipped=retrieval_skipped)
+register("frequent-words", cell=_frequent_words, skipped=retrieval_skipped)
+register("nonliteral-needle", cell=_nonliteral, skipped=retrieval_skipped)
+register("window-boundary", cell=_window_boundary, skipped=retrieval_skipped)
