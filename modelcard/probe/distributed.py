@@ -21,6 +21,7 @@ from modelcard.base.runtime import launched, local_rank
 # round when no time limit bounds it (a 128K-token cell of a 70B model), short enough that a rank lost without a
 # trace does not hold the machines for a day.
 DEFAULT_WAIT_S = 4 * 3600.0
+LEAVE_WAIT_S = 60.0  # how long a rank that finished waits for the others before it leaves the group
 
 
 @dataclass
@@ -124,6 +125,13 @@ def session(device: str = "cpu", tensor_parallel: bool = False, wait_s: float | 
     _current.append(comm)
     try:
         yield comm
+        if owned:
+            # Leave together: a rank that tears its gloo pairs down while rank 0 still writes the card can abort
+            # (SIGABRT) and fail the job. The wait is short and bounded, so a rank that stopped with an error
+            # (and never reaches this point) holds the others up by a minute at most.
+            with contextlib.suppress(Exception):
+                dist.monitored_barrier(group=group, timeout=datetime.timedelta(seconds=LEAVE_WAIT_S),
+                                       wait_all_ranks=True)
     finally:
         _current.pop()
         if owned:
