@@ -128,7 +128,14 @@ def _positions(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
 
 def _injected(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
     roles = len(params.get("roles") or ()) if _has_chat_template(ctx) else 0
-    return prompts_at(cell["length"], (1 + roles) * len(params["places"]) + 1, params["share_cache"])
+    length, places = cell["length"], len(params["places"])
+    work = prompts_at(length, places + 1, params["share_cache"])
+    if not roles:
+        return work
+    if not params["share_cache"]:
+        return [*work, Forward(length, count=roles * places)]
+    # a role's prompts start with their own turn: one full forward each, then its other prompts share it
+    return [*work, Forward(length, count=roles), Forward(max(1, length // 2), keys=length, count=roles * (places - 1))]
 
 
 def _has_chat_template(ctx: Any) -> bool:
