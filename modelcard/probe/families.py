@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelcard.probe.effective_context import describe, effective_context
-from modelcard.probe.outcome import finding
+from modelcard.probe.outcome import Outcome, finding
 from modelcard.probe.retrieval import shortest_score
 
 FAMILIES = ("retrieval", "multi-hop", "aggregation", "non-literal")
@@ -43,6 +43,31 @@ class FamilyVerdict:
     cannot_do: bool
     scores: dict[int, float]
     findings: list[dict[str, Any]] = field(default_factory=list)
+
+    def outcome(self, params: Mapping[str, Any], details: dict[str, Any]) -> Outcome:
+        """The family probe's Outcome: its effective context (or, for a task it cannot do, its score at the
+        shortest length), the verdict's summary, family row, effective result and shortest score in the details,
+        and the verdict's findings.
+
+        Args:
+            params: the probe's parameters (`fraction`, `absolute`, `min_base`).
+            details: the probe's own evidence.
+
+        Returns:
+            The Outcome.
+        """
+        shortest = self.shortest
+        if self.cannot_do:
+            metric = f"exact match at {shortest['length']:,} tokens (cannot do the task)"
+            value, unit = shortest["score"], None
+        else:
+            metric, value, unit = "effective context (relative rule)", self.effective["value"], "tokens"
+        return Outcome(status=self.status, metric=metric, value=value, unit=unit,
+                       threshold={"fraction": params["fraction"], "absolute": params["absolute"],
+                                  "min_base": params["min_base"]},
+                       details={"summary": self.summary, "family": self.as_dict(), "effective": self.effective,
+                                "shortest": shortest, **details},
+                       findings=list(self.findings))
 
     def as_dict(self) -> dict[str, Any]:
         """The family's row, as the record's details keep it."""

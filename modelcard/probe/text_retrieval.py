@@ -104,6 +104,23 @@ def characters_by_length(merged: Merged) -> dict[str, Any]:
             "by_length": {str(n): round(sum(c) / len(c), 1) for n, c in sorted(counts.items())}}
 
 
+def pieces_right(prompt: Prompt, predicted: list[int]) -> list[bool]:
+    """For an answer of several pieces (names, words), whether the argmax got every token of each.
+
+    Args:
+        prompt: a prompt whose info holds the answer's token ids (`answer`) and each piece's length (`spans`).
+        predicted: the argmax at each answer position.
+
+    Returns:
+        One flag per piece, in order.
+    """
+    answer, right, start = prompt.info["answer"], [], 0
+    for span in prompt.info["spans"]:
+        right.append(predicted[start:start + span] == answer[start:start + span])
+        start += span
+    return right
+
+
 def length_sample_cells(params: dict[str, Any]) -> list[dict[str, Any]]:
     """One cell per (length, sample), for a probe whose samples of one length are independent prompts.
 

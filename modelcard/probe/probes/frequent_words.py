@@ -26,7 +26,7 @@ from modelcard.probe.prompt_format import PromptFormat
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import Codec, FillerStream, Prompt, interval, rng_for
 from modelcard.probe.retrieval_cells import Merged
-from modelcard.probe.text_retrieval import RetrievalTask, length_sample_cells, retrieval_cells
+from modelcard.probe.text_retrieval import RetrievalTask, length_sample_cells, pieces_right, retrieval_cells
 
 ASK = "\nQuestion: what are the {top} most frequent words in the coded text above, after the example?"
 CUE = "Answer: the {top} most frequent words are:"
@@ -141,20 +141,11 @@ def fw_prompts(codec: Codec, stream: FillerStream, params: dict[str, Any], cell:
         return [], [{"length": cell["length"], "reason": str(error)}]
 
 
-def words_right(prompt: Prompt, predicted: list[int]) -> list[bool]:
-    """For each word of the answer, whether the argmax got every one of its tokens."""
-    answer, right, start = prompt.info["answer"], [], 0
-    for span in prompt.info["spans"]:
-        right.append(predicted[start:start + span] == answer[start:start + span])
-        start += span
-    return right
-
-
 def conclude_fw(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec: Codec,
                 fmt: PromptFormat) -> Outcome:
     rows: dict[int, dict[str, int]] = {}
     for prompt, score in zip(merged.prompts, merged.scores, strict=True):
-        right = words_right(prompt, score["value"].predicted)
+        right = pieces_right(prompt, score["value"].predicted)
         row = rows.setdefault(prompt.info["length"], {"exact": 0, "prompts": 0, "words": 0, "words_right": 0})
         row["prompts"] += 1
         row["exact"] += all(right)
@@ -168,24 +159,14 @@ def conclude_fw(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec
     scores = {n: row["exact"] / row["prompts"] for n, row in rows.items()}
     counts = {n: (row["exact"], row["prompts"]) for n, row in rows.items()}
     verdict = family_verdict("aggregation", "frequent-word counting", scores, counts, params, ctx.max_length())
-    outcome = Outcome(
-        status=verdict.status, metric="effective context (relative rule)", value=verdict.effective["value"],
-        unit="tokens", threshold={"fraction": params["fraction"], "absolute": params["absolute"],
-                                  "min_base": params["min_base"]},
-        details={"summary": verdict.summary, "family": verdict.as_dict(), "effective": verdict.effective,
-                 "shortest": verdict.shortest, "by_length": table,
-                 "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
-                 "answers": [{"length": p.info["length"], "sample": p.info["sample"], "top_words": p.info["top_words"],
-                              "counts": p.info["counts"], "words": p.info["words"]} for p in merged.prompts],
-                 "skipped_lengths": merged.skipped, "tokenizer": codec.name, "prompt_format": fmt.as_dict(),
-                 "templates": {"ask": ASK, "cue": CUE, "example": EXAMPLE},
-                 "generator": {"vocabulary": params["vocabulary"], "alpha": params["alpha"], "top": params["top"]},
-                 "compute": merged.compute, "memory": merged.memory})
-    if verdict.cannot_do:
-        shortest = verdict.shortest
-        outcome.metric, outcome.value, outcome.unit = (f"exact match at {shortest['length']:,} tokens "
-                                                       "(cannot do the task)", shortest["score"], None)
-    outcome.findings.extend(verdict.findings)
+    outcome = verdict.outcome(params, {
+        "by_length": table, "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
+        "answers": [{"length": p.info["length"], "sample": p.info["sample"], "top_words": p.info["top_words"],
+                     "counts": p.info["counts"], "words": p.info["words"]} for p in merged.prompts],
+        "skipped_lengths": merged.skipped, "tokenizer": codec.name, "prompt_format": fmt.as_dict(),
+        "templates": {"ask": ASK, "cue": CUE, "example": EXAMPLE},
+        "generator": {"vocabulary": params["vocabulary"], "alpha": params["alpha"], "top": params["top"]},
+        "compute": merged.compute, "memory": merged.memory})
     return outcome
 
 

@@ -108,23 +108,17 @@ def conclude_nonliteral(ctx: ProbeContext, params: dict[str, Any], merged: Merge
     summary = (f"{verdict.summary}; the literal needle scores {rows[0]['literal']:.0%} against "
                f"{rows[0]['nonliteral']:.0%} non-literal at {lengths[0]:,} tokens (a gap of {gap:.0%} is what word "
                "matching carried)")
-    outcome = Outcome(
-        status=verdict.status, metric="effective context (relative rule, non-literal)",
-        value=verdict.effective["value"], unit="tokens",
-        threshold={"fraction": params["fraction"], "absolute": params["absolute"], "min_base": params["min_base"]},
-        details={"summary": summary, "family": verdict.as_dict(), "effective": verdict.effective,
-                 "shortest": verdict.shortest, "by_length": rows,
-                 "literal_shortest": {"length": lengths[0], "score": round(literal_first[0] / literal_first[1], 4),
-                                      "interval": interval(*literal_first)},
-                 "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
-                 "skipped_lengths": merged.skipped, "tokenizer": codec.name, "prompt_format": fmt.as_dict(),
-                 "templates": {**VARIANTS, "ask": ASK, "cue": CUE}, "pairs": len(landmarks()[0]),
-                 "compute": merged.compute, "memory": merged.memory})
-    if verdict.cannot_do:
-        shortest = verdict.shortest
-        outcome.metric, outcome.value, outcome.unit = (f"exact match at {shortest['length']:,} tokens "
-                                                       "(cannot do the task)", shortest["score"], None)
-    outcome.findings.extend(verdict.findings)
+    outcome = verdict.outcome(params, {
+        "by_length": rows,
+        "literal_shortest": {"length": lengths[0], "score": round(literal_first[0] / literal_first[1], 4),
+                             "interval": interval(*literal_first)},
+        "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
+        "skipped_lengths": merged.skipped, "tokenizer": codec.name, "prompt_format": fmt.as_dict(),
+        "templates": {**VARIANTS, "ask": ASK, "cue": CUE}, "pairs": len(landmarks()[0]),
+        "compute": merged.compute, "memory": merged.memory})
+    outcome.details["summary"] = summary
+    if not verdict.cannot_do:
+        outcome.metric = "effective context (relative rule, non-literal)"
     return outcome
 
 

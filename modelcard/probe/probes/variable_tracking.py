@@ -35,7 +35,7 @@ from modelcard.probe.retrieval import (
 )
 from modelcard.probe.retrieval_cells import Merged
 from modelcard.probe.shared import claimed_windows
-from modelcard.probe.text_retrieval import RetrievalTask, retrieval_cells
+from modelcard.probe.text_retrieval import RetrievalTask, pieces_right, retrieval_cells
 
 FIRST = " VAR {name} = {value}."
 LINK = " VAR {name} = VAR {source}."
@@ -138,16 +138,6 @@ def build_prompts(codec: Codec, stream: FillerStream, length: int, hops: int, pa
     return prompts, []
 
 
-def names_right(prompt: Prompt, predicted: list[int]) -> list[bool]:
-    """For each name of the answer, whether the argmax got every one of its tokens."""
-    answer = prompt.info["answer"]
-    right, start = [], 0
-    for span in prompt.info["spans"]:
-        right.append(predicted[start:start + span] == answer[start:start + span])
-        start += span
-    return right
-
-
 def vt_cells(ctx: ProbeContext, params: dict[str, Any]) -> list[dict[str, Any]]:
     lengths = exact_lengths(params["lengths"], params["min_length"], params["max_length"], ctx.max_length(),
                             windows=claimed_windows(ctx))
@@ -164,7 +154,7 @@ def conclude_vt(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec
     rows: dict[tuple[int, int], dict[str, Any]] = {}
     by_length: dict[int, list[int]] = {}
     for prompt, score in zip(merged.prompts, merged.scores, strict=True):
-        right = names_right(prompt, score["value"].predicted)
+        right = pieces_right(prompt, score["value"].predicted)
         row = rows.setdefault((prompt.info["length"], prompt.info["hops"]), {"exact": 0, "prompts": 0, "names": 0,
                                                                               "names_right": 0})
         row["prompts"] += 1
@@ -183,24 +173,14 @@ def conclude_vt(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec
     counts = {n: (right, total) for n, (right, total) in by_length.items()}
     verdict = family_verdict("multi-hop", "variable tracking", scores, counts, params, ctx.max_length())
     longest = max(scores)
-    outcome = Outcome(
-        status=verdict.status, metric="effective context (relative rule)", value=verdict.effective["value"],
-        unit="tokens", threshold={"fraction": params["fraction"], "absolute": params["absolute"],
-                                  "min_base": params["min_base"]},
-        details={"summary": verdict.summary, "family": verdict.as_dict(), "effective": verdict.effective,
-                 "shortest": verdict.shortest, "cells": table,
-                 "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
-                 "score_intervals": {str(n): interval(*counts[n]) for n in sorted(counts)},
-                 "longest": {"length": longest, "score": round(scores[longest], 4)},
-                 "skipped_lengths": merged.skipped, "tokenizer": codec.name, "prompt_format": fmt.as_dict(),
-                 "templates": {"first": FIRST, "link": LINK, "ask": ASK, "cue": CUE, "example": EXAMPLE},
-                 "chains": params["chains"], "hops": sorted({int(h) for h in params["hops"]}),
-                 "filler": params["filler"], "compute": merged.compute, "memory": merged.memory})
-    if verdict.cannot_do:
-        shortest = verdict.shortest
-        outcome.metric, outcome.value, outcome.unit = (f"exact match at {shortest['length']:,} tokens "
-                                                       "(cannot do the task)", shortest["score"], None)
-    outcome.findings.extend(verdict.findings)
+    outcome = verdict.outcome(params, {
+        "cells": table, "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
+        "score_intervals": {str(n): interval(*counts[n]) for n in sorted(counts)},
+        "longest": {"length": longest, "score": round(scores[longest], 4)},
+        "skipped_lengths": merged.skipped, "tokenizer": codec.name, "prompt_format": fmt.as_dict(),
+        "templates": {"first": FIRST, "link": LINK, "ask": ASK, "cue": CUE, "example": EXAMPLE},
+        "chains": params["chains"], "hops": sorted({int(h) for h in params["hops"]}), "filler": params["filler"],
+        "compute": merged.compute, "memory": merged.memory})
     return outcome
 
 
