@@ -221,14 +221,9 @@ def test_an_empty_model_id_breaks_the_schema(tmp_path, demo_card, run_cli):
 @pytest.fixture
 def checkpoint(tmp_path: Path) -> Path:
     """A tiny Llama saved with transformers (2 layers, safetensors)."""
-    import torch
-    from tiny_models import TINY_LLAMA
-    from transformers import AutoConfig, LlamaForCausalLM
+    from tiny_models import save_tiny_llama
 
-    torch.manual_seed(0)
-    folder = tmp_path / "ckpt"
-    LlamaForCausalLM(AutoConfig.for_model(**TINY_LLAMA)).save_pretrained(folder)
-    return folder
+    return save_tiny_llama(tmp_path / "ckpt")
 
 
 def _corrupt(path: Path, how: str) -> None:

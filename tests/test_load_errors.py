@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tiny_models import TINY_LLAMA
+from tiny_models import save_tiny_llama
 
 from modelcard.base.errors import EXIT_BAD_INPUT, EXIT_INTERNAL
 from modelcard.load.loader import is_input_fault
@@ -21,13 +21,7 @@ def _one_line(result) -> str:
 @pytest.fixture
 def weights_folder(tmp_path: Path) -> Path:
     """A tiny random Llama saved as transformers saves it (config.json + model.safetensors)."""
-    import torch
-    from transformers import AutoConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    folder = tmp_path / "tiny"
-    LlamaForCausalLM(AutoConfig.for_model(**TINY_LLAMA)).save_pretrained(folder)
-    return folder
+    return save_tiny_llama(tmp_path / "tiny")
 
 
 def test_a_bug_deep_in_the_modeling_code_is_exit_3_with_its_traceback(weights_folder, run_cli, monkeypatch) -> None:

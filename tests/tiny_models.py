@@ -1,5 +1,9 @@
 """Tiny model configs that tests write to disk."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
 TINY_LLAMA = {
     "model_type": "llama",
     "architectures": ["LlamaForCausalLM"],
@@ -12,3 +16,13 @@ TINY_LLAMA = {
     "max_position_embeddings": 4096,
     "rope_theta": 500000.0,
 }
+
+
+def save_tiny_llama(folder: Path) -> Path:
+    """A tiny random Llama (TINY_LLAMA, seed 0) saved as transformers saves it: config.json + model.safetensors."""
+    import torch
+    from transformers import AutoConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    LlamaForCausalLM(AutoConfig.for_model(**TINY_LLAMA)).save_pretrained(folder)
+    return folder

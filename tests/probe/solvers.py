@@ -11,25 +11,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import torch
-from test_retrieval_probes import OFFSET, VOCAB, ByteTokenizer
-from torch import nn
+from test_retrieval_probes import OFFSET, VOCAB, PlantedTextModel
 
 Rule = Callable[[str, str], str | None]  # (context before the cue, the cue's text) -> the answer, or None
 
 
-class Solver(nn.Module):
+class Solver(PlantedTextModel):
     """Answers by `rule` after the last text matching `cue`; sees at most `window` bytes back when given."""
 
     def __init__(self, cue: str, rule: Rule, window: int | None = None, context_window: int = 8192) -> None:
-        super().__init__()
-        self.anchor = nn.Parameter(torch.zeros(1))
+        super().__init__(context_window)
         self.cue, self.rule, self.window = re.compile(cue), rule, window
-        self.modelcard_tokenizer = ByteTokenizer()
-        self.modelcard_declared = {"masking": "causal", "context_window": context_window}
-        self.eval()
-
-    def get_input_embeddings(self) -> nn.Embedding:
-        return nn.Embedding(VOCAB, 1)
 
     def forward(self, input_ids: torch.Tensor, cache: Any = None, use_cache: bool = False) -> SimpleNamespace:
         new = input_ids[0].tolist()

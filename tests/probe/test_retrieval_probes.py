@@ -38,23 +38,31 @@ class ByteTokenizer:
         return bytes(i - OFFSET for i in ids if i >= OFFSET).decode("utf-8", errors="replace")
 
 
-class Oracle(nn.Module):
-    """Predicts at each position the token that followed the longest earlier match (at most `max_match` tokens,
-    the earliest on a tie) of the text ending there, looking back at most `window` tokens (plus the first
-    `sink` tokens). `obey`: after an answer cue, it writes the number that an instruction in its context names."""
+class PlantedTextModel(nn.Module):
+    """What every planted model shares: one parameter (so that it has a device and weights), a byte tokenizer,
+    a causal mask and the context window it declares."""
 
-    def __init__(self, window: int | None = None, sink: int = 0, max_match: int = 10_000, obey: bool = False,
-                 context_window: int = 4096, memory: int | None = None) -> None:
+    def __init__(self, context_window: int) -> None:
         super().__init__()
-        self.anchor = nn.Parameter(torch.zeros(1))  # a parameter, so that the model has a device and weights
-        self.window, self.sink, self.max_match, self.obey = window, sink, max_match, obey
-        self.memory = memory  # positions past which a forward runs out of memory
+        self.anchor = nn.Parameter(torch.zeros(1))
         self.modelcard_tokenizer = ByteTokenizer()
         self.modelcard_declared = {"masking": "causal", "context_window": context_window}
         self.eval()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return nn.Embedding(VOCAB, 1)
+
+
+class Oracle(PlantedTextModel):
+    """Predicts at each position the token that followed the longest earlier match (at most `max_match` tokens,
+    the earliest on a tie) of the text ending there, looking back at most `window` tokens (plus the first
+    `sink` tokens). `obey`: after an answer cue, it writes the number that an instruction in its context names."""
+
+    def __init__(self, window: int | None = None, sink: int = 0, max_match: int = 10_000, obey: bool = False,
+                 context_window: int = 4096, memory: int | None = None) -> None:
+        super().__init__(context_window)
+        self.window, self.sink, self.max_match, self.obey = window, sink, max_match, obey
+        self.memory = memory  # positions past which a forward runs out of memory
 
     def forward(self, input_ids: torch.Tensor, cache: Any = None, use_cache: bool = False) -> SimpleNamespace:
         new = input_ids[0].tolist()
