@@ -152,7 +152,9 @@ def _has_chat_template(ctx: Any) -> bool:
         return False
 
 
-def _variable_tracking(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
+def _samples_apart(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
+    """`samples` prompts whose own text starts early (a chain's worked example, a needle after a short lead), so
+    they share little: each a full forward, plus the check's."""
     return [Forward(cell["length"], count=params["samples"] + 1)]
 
 
@@ -165,8 +167,6 @@ def _nonliteral(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
     return prompts_at(cell["length"], 2, params["share_cache"])
 
 
-def _window_boundary(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
-    return [Forward(cell["length"], count=params["samples"] + 1)]
 
 
 def _copy(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
@@ -184,7 +184,7 @@ register("multikey-distractors", cell=_multikey, skipped=retrieval_skipped)
 register("position-sensitivity", cell=_positions, skipped=retrieval_skipped)
 register("injected-instruction", cell=_injected, skipped=retrieval_skipped)
 register("copy-distance", cell=_copy, skipped=retrieval_skipped)
-register("variable-tracking", cell=_variable_tracking, skipped=retrieval_skipped)
+register("variable-tracking", cell=_samples_apart, skipped=retrieval_skipped)
 register("frequent-words", cell=_frequent_words, skipped=retrieval_skipped)
 register("nonliteral-needle", cell=_nonliteral, skipped=retrieval_skipped)
-register("window-boundary", cell=_window_boundary, skipped=retrieval_skipped)
+register("window-boundary", cell=_samples_apart, skipped=retrieval_skipped)

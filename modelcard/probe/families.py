@@ -44,7 +44,8 @@ class FamilyVerdict:
     scores: dict[int, float]
     findings: list[dict[str, Any]] = field(default_factory=list)
 
-    def outcome(self, params: Mapping[str, Any], details: dict[str, Any]) -> Outcome:
+    def outcome(self, params: Mapping[str, Any], details: dict[str, Any], metric: str | None = None,
+                summary: str | None = None) -> Outcome:
         """The family probe's Outcome: its effective context (or, for a task it cannot do, its score at the
         shortest length), the verdict's summary, family row, effective result and shortest score in the details,
         and the verdict's findings.
@@ -52,6 +53,8 @@ class FamilyVerdict:
         Args:
             params: the probe's parameters (`fraction`, `absolute`, `min_base`).
             details: the probe's own evidence.
+            metric: the headline's name when the effective context is measured (default: the relative rule's).
+            summary: the sentence for the card, when the probe says more than the verdict's.
 
         Returns:
             The Outcome.
@@ -61,12 +64,12 @@ class FamilyVerdict:
             metric = f"exact match at {shortest['length']:,} tokens (cannot do the task)"
             value, unit = shortest["score"], None
         else:
-            metric, value, unit = "effective context (relative rule)", self.effective["value"], "tokens"
+            metric, value, unit = metric or "effective context (relative rule)", self.effective["value"], "tokens"
         return Outcome(status=self.status, metric=metric, value=value, unit=unit,
                        threshold={"fraction": params["fraction"], "absolute": params["absolute"],
                                   "min_base": params["min_base"]},
-                       details={"summary": self.summary, "family": self.as_dict(), "effective": self.effective,
-                                "shortest": shortest, **details},
+                       details={"summary": summary or self.summary, "family": self.as_dict(),
+                                "effective": self.effective, "shortest": shortest, **details},
                        findings=list(self.findings))
 
     def as_dict(self) -> dict[str, Any]:

@@ -179,33 +179,47 @@ ROLE_MESSAGES = {
 }
 
 
-def role_layout(codec: Codec, role: str) -> tuple[list[int], list[int]]:
-    """The chat template rendered with a document in `role` and a question after it, cut at the document.
+@dataclass(frozen=True)
+class RoleLayout:
+    """A chat template's turns around a document in one role, as token runs: the prompt is `head`, the document,
+    `between`, the question, `after` (the rest of the template with the generation prompt), then the cue."""
+
+    head: tuple[int, ...]
+    between: tuple[int, ...]
+    after: tuple[int, ...]
+
+    def question(self, codec: Codec, ask: str, cue: str) -> list[int]:
+        """The tokens after the document up to the answer: the question in its turn, then the cue."""
+        return [*self.between, *codec.encode(ask), *self.after, *codec.encode(cue)]
+
+
+def role_layout(codec: Codec, role: str) -> RoleLayout:
+    """The chat template rendered once with a document in `role` and a question after it, cut at both.
 
     Args:
         codec: the model's tokenizer (with a chat template).
         role: `system` or `tool` (ROLE_MESSAGES).
 
     Returns:
-        (the tokens before the document, the tokens from its end up to the question), the BOS handled as
-        `build_format` handles it; the question, the rest of the template and the cue come from `role_ask`.
+        The layout, the BOS handled as `build_format` handles it.
 
     Raises:
         ValueError: a template that cannot render the role, or does not write the document exactly once.
     """
-    before, between, _ = _render_role(codec, role)
-    tokenizer = codec.tokenizer
-    head = codec.encode(before) if before else []
+    before, between, after = _render_role(codec, role)
+    head, _ = _with_bos(codec.tokenizer, codec.encode(before) if before else [])
+    return RoleLayout(tuple(head), tuple(codec.encode(between)), tuple(codec.encode(after)))
+
+
+def _with_bos(tokenizer: Any, prefix: list[int]) -> tuple[list[int], str | None]:
+    """A chat prefix with one BOS, never two: the template's own, or the tokenizer's when it adds one that the
+    template does not write; with who wrote it (None without one)."""
     bos = bos_id(tokenizer)
-    if bos is not None and head[:1] != [bos] and adds_bos(tokenizer):
-        head = [bos, *head]
-    return head, codec.encode(between)
-
-
-def role_ask(codec: Codec, role: str, ask: str, cue: str) -> list[int]:
-    """The question in `role`'s layout, the rest of the template with the generation prompt, then the cue."""
-    _, _, after = _render_role(codec, role)
-    return codec.encode(ask) + codec.encode(after) + codec.encode(cue)
+    if bos is not None and prefix[:1] == [bos]:
+        return prefix, "chat template"
+    if bos is not None and adds_bos(tokenizer):
+        return [bos, *prefix], "tokenizer"
+    return prefix, None
 
 
 def _render_role(codec: Codec, role: str) -> tuple[str, str, str]:
@@ -247,11 +261,7 @@ def build_format(codec: Codec, requested: str = "auto") -> PromptFormat:
         return PromptFormat("base", requested, tuple(prefix), (), len(prefix), "tokenizer" if prefix else None, None)
     assert template is not None, "resolve_mode gives chat only where there is a template"
     before, after = render_around_sentinel(tokenizer, template)
-    prefix = codec.encode(before) if before else []
-    source = "chat template" if bos is not None and prefix[:1] == [bos] else None
-    # the tokenizer adds a BOS that the template does not write: one, never two
-    if source is None and added and bos is not None:
-        prefix, source = [bos, *prefix], "tokenizer"
+    prefix, source = _with_bos(tokenizer, codec.encode(before) if before else [])
     count = 1 if source else 0
     return PromptFormat("chat", requested, tuple(prefix), tuple(codec.encode(after)), count, source,
                         template_digest(template))

@@ -94,7 +94,7 @@ def test_the_planted_instruction_arrives_in_each_role_the_chat_template_writes(s
         prompt = by_role[role]
         text = tokenizer.decode(prompt.ids)
         assert f"<|im_start|>{role}\n" in text
-        head, _ = role_layout(codec, role)
+        head = list(role_layout(codec, role).head)
         assert prompt.ids[:len(head)] == head  # the template's own turn, token for token
         before_instruction = tokenizer.decode(prompt.ids[:prompt.info["instruction_at"]])
         assert before_instruction.count(f"<|im_start|>{role}") == 1  # the instruction is inside that turn

@@ -95,6 +95,8 @@ def build_prompt(codec: Codec, length: int, sample: int, params: dict[str, Any],
     head = codec.encode(" " + example_text(seed, sample, top))
     question = fmt.ask(codec, ASK.format(top=top), CUE.format(top=top))
     pad = codec.encode("\n")
+    if len(pad) != 1:
+        raise ValueError("the tokenizer has no single token for a newline, which pads the text to length")
     for draw in range(MAX_DRAWS):
         rng = rng_for(seed, "frequent-words", sample, draw)
         vocabulary = coded_words(rng, params["vocabulary"])
@@ -109,8 +111,6 @@ def build_prompt(codec: Codec, length: int, sample: int, params: dict[str, Any],
         fill = length - len(fmt.prefix) - len(head) - len(question) - len(answer) - len(ids)
         if fill < 0:
             continue
-        if not pad or len(pad) != 1:
-            raise ValueError("the tokenizer has no single token for a newline, which pads the text to length")
         text = [*ids, *(pad * fill)]
         return Prompt([*fmt.prefix, *head, *text, *question], {"value": answer}, {
             "length": length, "sample": sample, "draw": draw, "words": used, "answer": answer,
@@ -159,7 +159,7 @@ def conclude_fw(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec
     scores = {n: row["exact"] / row["prompts"] for n, row in rows.items()}
     counts = {n: (row["exact"], row["prompts"]) for n, row in rows.items()}
     verdict = family_verdict("aggregation", "frequent-word counting", scores, counts, params, ctx.max_length())
-    outcome = verdict.outcome(params, {
+    return verdict.outcome(params, {
         "by_length": table, "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
         "answers": [{"length": p.info["length"], "sample": p.info["sample"], "top_words": p.info["top_words"],
                      "counts": p.info["counts"], "words": p.info["words"]} for p in merged.prompts],
@@ -167,7 +167,6 @@ def conclude_fw(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec
         "templates": {"ask": ASK, "cue": CUE, "example": EXAMPLE},
         "generator": {"vocabulary": params["vocabulary"], "alpha": params["alpha"], "top": params["top"]},
         "compute": merged.compute, "memory": merged.memory})
-    return outcome
 
 
 FW_CELLS = retrieval_cells(RetrievalTask(cells=lambda ctx, params: length_sample_cells(params), build=fw_prompts,

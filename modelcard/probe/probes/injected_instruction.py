@@ -17,7 +17,7 @@ from typing import Any
 
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import Outcome, finding
-from modelcard.probe.prompt_format import PLAIN, PromptFormat, role_ask, role_layout
+from modelcard.probe.prompt_format import PLAIN, PromptFormat, RoleLayout, role_layout
 from modelcard.probe.registry import probe
 from modelcard.probe.retrieval import (
     ANSWER,
@@ -40,30 +40,17 @@ from modelcard.probe.retrieval_cells import Merged
 from modelcard.probe.text_retrieval import RetrievalTask, length_sample_cells, retrieval_cells
 
 
-def role_layouts(codec: Codec, roles: list[str], fmt: PromptFormat) -> dict[str, tuple[list[int], list[int]]]:
-    """The layouts of the roles the chat template can write (none in base format)."""
+def role_layouts(codec: Codec, roles: list[str], fmt: PromptFormat) -> tuple[dict[str, RoleLayout], dict[str, str]]:
+    """The layouts of the roles the chat template can write, and why each other role asked for cannot run."""
     if fmt.mode != "chat":
-        return {}
-    layouts = {}
+        return {}, {role: "base format: no chat template, so no roles" for role in roles}
+    layouts, missing = {}, {}
     for role in roles:
         try:
             layouts[role] = role_layout(codec, role)
-        except ValueError:
-            continue
-    return layouts
-
-
-def roles_not_run(codec: Codec, roles: list[str], fmt: PromptFormat) -> dict[str, str]:
-    """Why each role that was asked for did not run."""
-    if fmt.mode != "chat":
-        return {role: "base format: no chat template, so no roles" for role in roles}
-    missing = {}
-    for role in roles:
-        try:
-            role_layout(codec, role)
         except ValueError as error:
             missing[role] = str(error)
-    return missing
+    return layouts, missing
 
 
 def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], places: list[float], needle_depth: float,
@@ -90,7 +77,7 @@ def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], places: 
         The prompts, and the lengths too short for them with the reason.
     """
     prompts, too_short = [], []
-    layouts = role_layouts(codec, list(roles), fmt)
+    layouts, _ = role_layouts(codec, list(roles), fmt)
     for length in lengths:
         made = []
         try:
@@ -117,11 +104,11 @@ def build_prompts(codec: Any, stream: FillerStream, lengths: list[int], places: 
                         "needle_depth_actual": hay.depths[0], "instruction_at": hay.starts[1],
                         "planted_depth_actual": hay.depths[1], "template": template, "role": "user",
                         "tokens": len(hay.ids) + size}))
-                for role, (head, between) in layouts.items():
-                    asked = [*between, *role_ask(codec, role, ASK.format(key=key).lstrip("\n"), CUE.format(key=key))]
+                for role, layout in layouts.items():
+                    asked = layout.question(codec, ASK.format(key=key).lstrip("\n"), CUE.format(key=key))
                     for place in places:
                         instruction = Insert(codec.encode(template.format(value=planted)), place)
-                        hay = haystack_prompt(stream, length, [needle, instruction], asked, size, head)
+                        hay = haystack_prompt(stream, length, [needle, instruction], asked, size, layout.head)
                         made.append(Prompt(hay.ids, answers, {
                             "length": length, "sample": sample, "planted_at": place, "role": role,
                             "needle_at": hay.starts[0], "instruction_at": hay.starts[1],
@@ -197,7 +184,7 @@ def conclude_injected(ctx: ProbeContext, params: dict[str, Any], merged: Merged,
                                                           clean_first["samples"]),
                                "tokenizer": codec.name, "prompt_format": fmt.as_dict(),
                                "by_role": by_role,
-                               "roles_not_run": roles_not_run(codec, list(params["roles"]), fmt),
+                               "roles_not_run": role_layouts(codec, list(params["roles"]), fmt)[1],
                                "filler": filler, "compute": merged.compute,
                                "memory": merged.memory})
     if role_follow:

@@ -108,18 +108,15 @@ def conclude_nonliteral(ctx: ProbeContext, params: dict[str, Any], merged: Merge
     summary = (f"{verdict.summary}; the literal needle scores {rows[0]['literal']:.0%} against "
                f"{rows[0]['nonliteral']:.0%} non-literal at {lengths[0]:,} tokens (a gap of {gap:.0%} is what word "
                "matching carried)")
-    outcome = verdict.outcome(params, {
+    return verdict.outcome(params, {
         "by_length": rows,
         "literal_shortest": {"length": lengths[0], "score": round(literal_first[0] / literal_first[1], 4),
                              "interval": interval(*literal_first)},
         "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
         "skipped_lengths": merged.skipped, "tokenizer": codec.name, "prompt_format": fmt.as_dict(),
         "templates": {**VARIANTS, "ask": ASK, "cue": CUE}, "pairs": len(landmarks()[0]),
-        "compute": merged.compute, "memory": merged.memory})
-    outcome.details["summary"] = summary
-    if not verdict.cannot_do:
-        outcome.metric = "effective context (relative rule, non-literal)"
-    return outcome
+        "compute": merged.compute, "memory": merged.memory},
+        metric="effective context (relative rule, non-literal)", summary=summary)
 
 
 NONLITERAL_CELLS = retrieval_cells(RetrievalTask(cells=lambda ctx, params: length_sample_cells(params),

@@ -173,7 +173,7 @@ def conclude_vt(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec
     counts = {n: (right, total) for n, (right, total) in by_length.items()}
     verdict = family_verdict("multi-hop", "variable tracking", scores, counts, params, ctx.max_length())
     longest = max(scores)
-    outcome = verdict.outcome(params, {
+    return verdict.outcome(params, {
         "cells": table, "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
         "score_intervals": {str(n): interval(*counts[n]) for n in sorted(counts)},
         "longest": {"length": longest, "score": round(scores[longest], 4)},
@@ -181,7 +181,6 @@ def conclude_vt(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec
         "templates": {"first": FIRST, "link": LINK, "ask": ASK, "cue": CUE, "example": EXAMPLE},
         "chains": params["chains"], "hops": sorted({int(h) for h in params["hops"]}), "filler": params["filler"],
         "compute": merged.compute, "memory": merged.memory})
-    return outcome
 
 
 VT_CELLS = retrieval_cells(RetrievalTask(cells=vt_cells, build=vt_prompts, conclude=conclude_vt,
