@@ -34,10 +34,12 @@ _CHECK_BYTES = 4096
 def model_folders(spec: str | None) -> list[Path]:
     """The folders a model spec reads from (a local folder, a config's folder, the bundled demo); empty for a
     Hub id or a module (nothing of theirs can be named without loading them)."""
-    if spec is None:
-        from modelcard.base.resources import demo_model_dir
+    from modelcard.base.resources import bundled_demo
 
-        return [demo_model_dir()]
+    demo = bundled_demo(spec)
+    if demo is not None:
+        return [demo]
+    assert spec is not None, "bundled_demo gives the demo for no spec"
     path = Path(spec)
     try:
         if path.is_dir():

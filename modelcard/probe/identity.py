@@ -172,10 +172,10 @@ def source_identity(spec: str | None, revision: str | None = None) -> dict[str, 
     Returns:
         {"tokenizer_sha256", "chat_template_sha256"}, plus "hub_commit" for a Hub id (None when not cached).
     """
-    from modelcard.base.resources import demo_model_dir
+    from modelcard.base.resources import bundled_demo
     from modelcard.load.loader import HUB_ID, MODULE_SPEC
 
-    path = Path(spec) if spec else demo_model_dir()
+    path = bundled_demo(spec) or Path(str(spec))
     if path.exists():
         return prompt_identity(path if path.is_dir() else path.parent)
     if spec and HUB_ID.match(spec) and not MODULE_SPEC.match(spec):
