@@ -58,6 +58,12 @@ def model_options(command: Callable) -> Callable:
                                                          "go to CPU memory."),
         click.option("--offload-folder", default=None, metavar="DIR",
                      help="With --device-map: layers that fit nowhere else may go to disk, in DIR."),
+        click.option("--base-config", default=None, metavar="PATH",
+                     help="For a GGUF MODEL: the original model's config.json (or its folder); each disagreement "
+                          "with the file's metadata or chat template is a finding."),
+        click.option("--base-model", default=None, metavar="PATH",
+                     help="For a GGUF MODEL: the float transformers folder of the same model; the "
+                          "quantization-drift probe compares the two."),
         click.option("--tp", "tensor_parallel", is_flag=True,
                      help="Under torchrun: shard the model across the ranks with transformers' tensor-parallel "
                           "plan (tp_plan=auto); every rank runs every probe together."),
@@ -77,7 +83,8 @@ def load_options(kwargs: dict[str, Any]):
     return LoadOptions(
         device=kwargs.pop("device"), dtype=kwargs.pop("dtype"), attn_implementation=kwargs.pop("attn_implementation"),
         trust_remote_code=kwargs.pop("trust_remote_code"), allow_pickle=kwargs.pop("allow_pickle"),
-        revision=kwargs.pop("revision"), placement=placement,
+        revision=kwargs.pop("revision"), placement=placement, base_config=kwargs.pop("base_config"),
+        base_model=kwargs.pop("base_model"),
     )
 
 

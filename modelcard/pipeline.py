@@ -229,7 +229,8 @@ def probe_identity(request: ProbeRequest) -> dict[str, Any]:
 
     from modelcard import __version__
     from modelcard.base.readers import read_bytes
-    from modelcard.base.resources import demo_model_dir
+    from modelcard.base.resources import bundled_demo
+    from modelcard.load.gguf_model import gguf_parts
     from modelcard.load.weights import weights_fingerprint
     from modelcard.probe.identity import source_identity
 
@@ -238,9 +239,15 @@ def probe_identity(request: ProbeRequest) -> dict[str, Any]:
                                 "dtype": load.dtype, "attn_implementation": load.attn_implementation,
                                 "revision": load.revision, "modelcard": __version__, "libraries": _libraries(),
                                 "prompt_format": request.prompt_format}
+    if load.base_model or load.base_config:  # what a GGUF input is compared with
+        identity["base"] = {"model": load.base_model, "config": load.base_config}
     if load.placement.splits:  # where the model sits changes what fits and how it rounds
         identity["placement"] = load.placement.identity()
-    path = Path(request.spec) if request.spec else demo_model_dir()
+    path = bundled_demo(request.spec) or Path(str(request.spec))
+    parts = gguf_parts(path) if path.exists() else None
+    if parts:
+        identity["weights"] = weights_fingerprint(path, parts)  # tokenizer and template are in the file
+        return identity
     config = path / "config.json" if path.is_dir() else path
     if config.is_file():
         identity["config_sha256"] = hashlib.sha256(read_bytes(config, "config")).hexdigest()

@@ -13,6 +13,8 @@ PLAN_LENGTHS = (1024, 4096, 8192, 32768, 131072)
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1,
                "fp8": 1}
 COMMON_DTYPES = ("bfloat16", "fp8")
+# llama.cpp's cache types (--cache-type-k/-v): bytes per block of values; shown for a GGUF input
+LLAMA_CPP_CACHE = {"f16": (2, 1), "q8_0": (34, 32), "q4_0": (18, 32)}
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ def kv_plan(record: dict[str, Any]) -> KvPlan | None:
     dtypes = [dtype or "the cache's dtype"]
     if width is not None:  # the common dtypes that would change the figures
         dtypes += [name for name in COMMON_DTYPES if DTYPE_BYTES[name] != width]
+    llama_cpp = list(LLAMA_CPP_CACHE) if width is not None and record["model"].get("gguf") else []
     declared = _whole(record["context_window"].get("declared"))
     rows = []
     for tokens in plan_lengths(declared):
@@ -96,5 +99,8 @@ def kv_plan(record: dict[str, Any]) -> KvPlan | None:
         sizes = [found.at(tokens)]
         for name in dtypes[1:]:
             sizes.append(growing * DTYPE_BYTES[name] // width + found.state_bytes)  # type: ignore[operator]
+        for name in llama_cpp:  # whole blocks of values per token and layer are close enough for planning
+            block_bytes, block = LLAMA_CPP_CACHE[name]
+            sizes.append(growing // width * block_bytes // block + found.state_bytes)  # type: ignore[operator]
         rows.append(KvRow(tokens, tokens == declared, tuple(sizes)))
-    return KvPlan(tuple(dtypes), tuple(rows), found.state_bytes)
+    return KvPlan((*dtypes, *(f"{name} (llama.cpp)" for name in llama_cpp)), tuple(rows), found.state_bytes)

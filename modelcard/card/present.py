@@ -427,6 +427,35 @@ def kv_section(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, Any
             "note": escape.line(note)}
 
 
+def quantization_section(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, Any] | None:
+    """A GGUF input's quantization: one sentence, a table by ggml type and one by tensor family; None otherwise."""
+    gguf = record["model"].get("gguf")
+    if not gguf:
+        return None
+    bpw = gguf.get("bits_per_weight")
+    share = gguf.get("size_vs_float16")
+    parts = f" in {gguf['parts']} parts" if gguf["parts"] > 1 else ""
+    kind = gguf.get("file_type") or "not stated"
+    sentence = (f"{gguf['file']}{parts}: GGUF version {gguf['version']}, file type {kind}"
+                f"; {f'{bpw:.2f}' if bpw is not None else 'unknown'} bits per weight over all tensors; "
+                f"{human_bytes(gguf['bytes'])} against {human_bytes(gguf['float16_bytes'])} in float16"
+                + (f" ({share:.0%})" if share is not None else "") + f". The probes ran on {gguf['probed_weights']}.")
+
+    def bits(tally: dict[str, int]) -> str:
+        return f"{8 * tally['bytes'] / tally['elements']:.2f}" if tally["elements"] else "—"
+
+    by_type = sorted(gguf["types"].items(), key=lambda item: -item[1]["bytes"])
+    return {
+        "sentence": escape.line(sentence),
+        "types": [{"type": escape.cell(name), "tensors": escape.cell(number(t["count"])),
+                   "weights": escape.cell(human_count(t["elements"])), "bytes": escape.cell(human_bytes(t["bytes"])),
+                   "bits": escape.cell(bits(t))} for name, t in by_type],
+        "families": [{"family": escape.cell_code(row["family"]), "type": escape.cell(row["type"]),
+                      "tensors": escape.cell(number(row["count"])), "bytes": escape.cell(human_bytes(row["bytes"])),
+                      "bits": escape.cell(bits(row))} for row in gguf["tensors"]],
+    }
+
+
 def charts_view(charts: Sequence[Any], markdown: bool) -> dict[str, Any]:
     """Each drawn chart by name: the Markdown image (its PNG beside README.md) or the inline SVG for HTML."""
     from markupsafe import Markup
@@ -486,6 +515,7 @@ def present(record: dict[str, Any], markdown: bool = False, charts: Sequence[Any
         "layer_runs": [{key: escape.cell(value) for key, value in run.items()}
                        for run in layer_runs(record["attention"]["layers"])],
         "kv": kv_section(record, escape),
+        "quantization": quantization_section(record, escape),
         "kv_per_token": escape.line(kv_phrase(record)),
         "probe_rows": probe_rows(record, escape),
         "probe_notes": any(row["note"] for row in probe_rows(record, escape)),

@@ -9,6 +9,7 @@ from modelcard.inspect import (  # noqa: F401  (each module registers its inspec
     attention,
     config_keys,
     context,
+    gguf,
     kv_cache,
     masking,
     model_info,
@@ -20,7 +21,8 @@ from modelcard.inspect.view import ModelView
 from modelcard.load.loader import LoadedModel
 
 # Each inspector may read what the ones before it found, so the order is explicit, not import order.
-ORDER = ("model", "architecture", "attention", "masking", "position", "context_window", "kv_cache", "config_keys")
+ORDER = ("model", "gguf", "architecture", "attention", "masking", "position", "context_window", "kv_cache",
+         "config_keys")
 
 
 def inspect_loaded(loaded: LoadedModel) -> Facts:

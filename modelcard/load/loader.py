@@ -30,7 +30,7 @@ from typing import Any
 
 from modelcard.base.errors import BadInput, ModelcardError
 from modelcard.base.readers import decode_utf8, parse_json, read_bytes
-from modelcard.base.resources import demo_model_dir
+from modelcard.base.resources import bundled_demo, demo_model_id
 from modelcard.load.limits import check_dimensions
 from modelcard.load.placement import Placement
 from modelcard.load.remote_code import RemoteCode, plan_remote_code, remote_model_class
@@ -50,6 +50,8 @@ class LoadOptions:
     allow_pickle: bool = False
     revision: str | None = None
     placement: Placement = field(default_factory=Placement)  # a model larger than one device
+    base_config: str | None = None  # a GGUF input: the original model's config.json, to compare the metadata with
+    base_model: str | None = None  # a GGUF input: the float folder of the same model (the quantization-drift probe)
 
 
 @dataclass
@@ -68,12 +70,15 @@ class LoadedModel:
     raw_config: dict = field(default_factory=dict)  # config.json as written, before transformers normalised it
     findings: list = field(default_factory=list)  # what loading found wrong (a checkpoint that does not fit)
     device_map: str | None = None  # the device_map strategy it was loaded with
+    gguf: list = field(default_factory=list)  # a GGUF input's headers (modelcard.load.gguf_file), one per part
+    base_config: str | None = None  # a GGUF input: the original config.json its metadata is compared with
+    base_model: str | None = None  # a GGUF input: the float folder the quantization-drift probe compares with
     tensor_parallel: int = 1  # ranks its weights are sharded over
 
     @property
     def model_id(self) -> str:
         if self.source == "demo":
-            return "modelcard/demo-llama"
+            return demo_model_id(self.path) if self.path is not None else "modelcard/demo"
         if self.source == "module" or self.source == "hub":
             return self.spec
         if self.path is None:
@@ -85,15 +90,25 @@ class LoadedModel:
 def load_model(spec: str | None, options: LoadOptions | None = None) -> LoadedModel:
     options = options or LoadOptions()
     check_options(options)
-    if spec is None:
-        return _load_directory(demo_model_dir(), "demo", "demo", options)
+    demo = bundled_demo(spec)
+    if demo is not None:
+        _no_base_options(options)
+        return _load_directory(demo, spec or "demo", "demo", options)
+    assert spec is not None, "bundled_demo gives the demo for no spec"
     path = Path(spec)
     if path.exists():
+        from modelcard.load.gguf_model import gguf_parts
+
+        parts = gguf_parts(path)
+        if parts is not None:
+            return _load_gguf(parts, spec, options)
+        _no_base_options(options)
         if path.is_file():
             if path.name.endswith(".json"):
                 return _load_config_only(path, spec, options)
             raise BadInput(path, "not a model folder or a config.json")
         return _load_directory(path, spec, "local", options)
+    _no_base_options(options)
     if MODULE_SPEC.match(spec):
         return _load_module(spec, options)
     if HUB_ID.match(spec) and not spec.startswith((".", "/")):
@@ -313,6 +328,51 @@ def _load_directory(folder: Path, spec: str, source: str, options: LoadOptions) 
         device_map=options.placement.device_map,
         tensor_parallel=tensor_parallel_size(model),
     )
+
+
+def _no_base_options(options: LoadOptions) -> None:
+    """--base-config and --base-model compare a GGUF file with its original; any other input has none."""
+    for flag, value in (("--base-config", options.base_config), ("--base-model", options.base_model)):
+        if value:
+            raise BadInput(flag, "compares a GGUF file with the model it was converted from; MODEL is not a GGUF file")
+
+
+def _load_gguf(parts: list[Path], spec: str, options: LoadOptions) -> LoadedModel:
+    """A GGUF file: the config transformers derives from its metadata, the weights dequantized to float, and the
+    tokenizer from the file, handed to the probes as the model's own (`modelcard_tokenizer`)."""
+    from modelcard.load.gguf_model import (
+        gguf_config,
+        gguf_tokenizer,
+        gguf_weights,
+        read_headers,
+        single_file,
+        transformers_architecture,
+    )
+
+    headers = read_headers(parts)
+    architecture = transformers_architecture(headers[0])
+    for flag, given in (("--base-model", options.base_model), ("--base-config", options.base_config)):
+        if given and not (Path(given).is_dir() and (Path(given) / "config.json").is_file()
+                          or flag == "--base-config" and Path(given).is_file()):
+            raise BadInput(given, f"{flag}: not a model folder with config.json")
+    if options.placement.splits or options.trust_remote_code or options.revision:
+        raise BadInput(parts[0], "a GGUF file loads on one device, with no remote code and no revision: drop "
+                                 "--device-map, --tp, --trust-remote-code and --revision")
+    with single_file(parts) as path:
+        config = gguf_config(path, architecture)
+        model = gguf_weights(path, config, options.dtype, options.attn_implementation)
+        tokenizer, problem = gguf_tokenizer(path)
+    model.to(options.device)
+    findings = []
+    if tokenizer is not None:
+        model.modelcard_tokenizer = tokenizer
+    else:
+        findings.append({"severity": "warning", "pointer": "/model/gguf", "declared": "a tokenizer in the file",
+                         "measured": problem, "message": f"transformers cannot build the tokenizer of "
+                                                         f"{parts[0].name}, so the probes that write text cannot run"})
+    return LoadedModel(spec=spec, source="gguf", model=model, config=model.config, path=parts[0], has_weights=True,
+                       raw_config=config.to_dict(), findings=findings, gguf=headers,
+                       base_config=options.base_config, base_model=options.base_model)
 
 
 def _load_hub(repo_id: str, options: LoadOptions) -> LoadedModel:

@@ -106,15 +106,24 @@ def _names(names: list[str]) -> str:
     return shown + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
 
 
-def weights_fingerprint(folder: Path) -> str | None:
+def weights_fingerprint(folder: Path, files: list[Path] | None = None) -> str | None:
     """A digest that changes when any weight file changes, without reading gigabytes: each file's name, size,
-    modification time, and the SHA-256 of its first and last MiB (a safetensors header names every tensor,
-    its shape and offsets). None when the folder holds no weights."""
+    modification time, and the SHA-256 of its first and last MiB (a safetensors or GGUF header names every
+    tensor, its shape and offsets). None when the folder holds no weights.
+
+    Args:
+        folder: the model's folder.
+        files: the weight files to digest (a GGUF's parts); every weight file in `folder` when None.
+
+    Returns:
+        The hex digest, or None.
+    """
     import hashlib
 
     digest = hashlib.sha256()
     try:
-        files = sorted(p for p in folder.iterdir() if p.name.endswith(WEIGHT_SUFFIXES) and p.is_file())
+        if files is None:
+            files = sorted(p for p in folder.iterdir() if p.name.endswith(WEIGHT_SUFFIXES) and p.is_file())
         for file in files:
             info = file.stat()
             digest.update(f"{file.name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())

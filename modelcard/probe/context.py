@@ -24,6 +24,8 @@ class ProbeContext:
         seed: the run's seed (`--seed`); every input a probe makes derives from it.
         prompt_format: the retrieval prompts' format: auto (chat when the tokenizer has a template), base or chat.
         memo: what the cells of one run reuse (the tokenizer, the filler stream), keyed by the probe.
+        reference: the float transformers folder of the same model (`--base-model`, for a GGUF input), which
+            `quantization-drift` compares with; None without one.
 
     Example:
         ```python
@@ -42,6 +44,7 @@ class ProbeContext:
     seed: int = 0
     prompt_format: str = "auto"  # the retrieval prompts' format: auto, base or chat
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # what cells of a run reuse (the tokenizer)
+    reference: str | None = None  # --base-model: the float folder a GGUF input is compared with
 
     def generator(self, salt: int = 0) -> Any:
         """A torch generator seeded from the run's seed and `salt`.
@@ -105,4 +108,4 @@ def build_context(loaded: Any, facts: Any, seed: int, attn_implementation: str |
         subject = inspect_loaded(twin_loaded).values
     return ProbeContext(adapter=adapter, facts=values, subject_facts=subject,
                         ignored_config_keys=list(facts.ignored_config_keys), declared=dict(loaded.declared), seed=seed,
-                        prompt_format=prompt_format)
+                        prompt_format=prompt_format, reference=getattr(loaded, "base_model", None))

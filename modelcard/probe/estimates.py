@@ -169,6 +169,21 @@ def _nonliteral(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
 
 
 
+def _quantization_drift(ctx: Any, params: dict[str, Any]) -> Work:
+    """Nothing without --base-model; with it, each text through both models, and the passkey grid of both (each
+    cell's prompts sharing their prefix)."""
+    if not getattr(ctx, "reference", None):
+        return []
+    declared = ctx.max_length()
+    length = min(params["max_length"], declared) if declared else params["max_length"]
+    work = [Forward(length, count=2 * params["samples"])]
+    for n in params["grid_lengths"]:
+        if n <= length:
+            for _ in params["grid_depths"]:
+                work += [*prompts_at(n, params["grid_samples"]), *prompts_at(n, params["grid_samples"])]
+    return work
+
+
 def _copy(ctx: Any, params: dict[str, Any], cell: dict[str, Any]) -> Work:
     return [Forward(2 * cell["distance"], count=params["samples"])]
 
@@ -188,3 +203,4 @@ register("variable-tracking", cell=_samples_apart, skipped=retrieval_skipped)
 register("frequent-words", cell=_frequent_words, skipped=retrieval_skipped)
 register("nonliteral-needle", cell=_nonliteral, skipped=retrieval_skipped)
 register("window-boundary", cell=_samples_apart, skipped=retrieval_skipped)
+register("quantization-drift", whole=_quantization_drift)

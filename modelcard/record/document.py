@@ -9,7 +9,7 @@ from typing import Any
 from modelcard.base.errors import BadInput
 from modelcard.base.readers import read_json_object
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SUPPORTED_MAJOR = 1
 
 

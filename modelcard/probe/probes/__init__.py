@@ -12,6 +12,7 @@ from modelcard.probe.probes import (  # noqa: F401
     nonliteral_needle,
     passkey_grid,
     position_sensitivity,
+    quantization_drift,
     scaling,
     variable_tracking,
     window_boundary,
