@@ -173,3 +173,56 @@ def test_without_the_gguf_package_a_gguf_input_says_what_to_install(run_cli, dem
 def test_base_options_need_a_gguf_input(run_cli) -> None:
     result = run_cli("inspect", "demo", "--base-config", str(demo_model_dir() / "config.json"))
     assert result.code == 2 and "--base-config" in result.err
+
+
+def test_drift_is_zero_between_identical_logits_and_grows_with_noise() -> None:
+    import torch
+
+    from modelcard.probe.probes.quantization_drift import buckets, drift
+
+    logits = torch.randn(300, 50, generator=torch.Generator().manual_seed(0))
+    kl, agree = drift(logits, logits.clone())
+    assert float(kl.max()) < 1e-12 and bool(agree.all())
+    noisy, _ = drift(logits + 0.5 * torch.randn(300, 50, generator=torch.Generator().manual_seed(1)), logits)
+    assert float(noisy.mean()) > 0.01
+    assert buckets(2048) == [(0, 64), (64, 256), (256, 1024), (1024, 2048)] and buckets(100) == [(0, 64), (64, 100)]
+
+
+def test_drift_needs_a_base_model(run_cli, demo_gguf: Path, tmp_path: Path) -> None:
+    suite = tmp_path / "drift.yaml"
+    suite.write_text("name: drift\nprobes:\n  - quantization-drift\n")
+    assert run_cli("generate", str(demo_gguf), "--suite", str(suite), "-o", str(tmp_path / "card")).code == 0
+    (drift,) = json.loads((tmp_path / "card" / "card.json").read_text())["probes"]
+    assert drift["status"] == "skipped" and "--base-model" in drift["reason"]
+
+
+def test_q4_0_error_that_grows_past_the_trained_length_is_a_finding(run_cli, tmp_path: Path) -> None:
+    """The demo was trained on 512 tokens; past them its predictions are unsure, and 4-bit noise flips them."""
+    quantized = write_gguf(demo_model_dir(), tmp_path / "demo.Q4_0.gguf", "Q4_0")
+    suite = tmp_path / "drift.yaml"
+    suite.write_text("name: drift\nprobes:\n  - id: quantization-drift\n    params: {grid_lengths: [512]}\n")
+    result = run_cli("generate", str(quantized), "--base-model", str(demo_model_dir()), "--suite", str(suite),
+                     "-o", str(tmp_path / "card"))
+    assert result.code == 1, result.err
+    record = json.loads((tmp_path / "card" / "card.json").read_text())
+    (drift,) = record["probes"]
+    buckets = drift["details"]["buckets"]
+    assert [b["positions"] for b in buckets] == [[0, 63], [64, 255], [256, 1023], [1024, 2047]]
+    assert buckets[-1]["kl_mean"] > 2 * buckets[1]["kl_mean"]
+    (found,) = [f for f in record["findings"] if f.get("probe") == "quantization-drift"]
+    assert drift["status"] == "fail" and "grows with context" in found["message"]
+    assert set(drift["details"]["passkey_grid"]) == {"quantized", "float"}
+
+
+def test_the_float_model_against_itself_accuses_nothing(run_cli, tmp_path: Path) -> None:
+    exact = write_gguf(demo_model_dir(), tmp_path / "demo.F32.gguf", "F32")
+    suite = tmp_path / "drift.yaml"
+    suite.write_text("name: drift\nprobes:\n  - id: quantization-drift\n"
+                     "    params: {max_length: 1024, grid_lengths: [512], grid_samples: 2}\n")
+    result = run_cli("generate", str(exact), "--base-model", str(demo_model_dir()), "--suite", str(suite),
+                     "-o", str(tmp_path / "card"))
+    assert result.code == 0, result.err
+    record = json.loads((tmp_path / "card" / "card.json").read_text())
+    (drift,) = record["probes"]
+    assert drift["status"] == "pass" and all(b["top1_agreement"] == 1.0 for b in drift["details"]["buckets"])
+    assert not record["findings"]

@@ -57,8 +57,9 @@ def test_drift_against_the_folder_made_from_the_file_accuses_nothing(run_cli, sm
     out = tmp_path / "card"
     result = run_cli("generate", str(file), "--base-model", str(folder), "--suite", str(suite), "-o", str(out))
     assert result.code == 0, result.err
-    (drift,) = json.loads((out / "card.json").read_text())["probes"]
-    assert drift["status"] == "pass" and not drift.get("findings")
+    record = json.loads((out / "card.json").read_text())
+    (drift,) = record["probes"]
+    assert drift["status"] == "pass" and not record["findings"]
     buckets = drift["details"]["buckets"]
     assert [b["positions"] for b in buckets] == [[0, 63], [64, 255], [256, 1023]]
     assert all(b["top1_agreement"] >= 0.99 and b["kl_mean"] < 1e-3 for b in buckets), buckets
