@@ -64,7 +64,7 @@ def test_the_card_has_a_quantization_section(run_cli, demo_gguf: Path, tmp_path:
     out = tmp_path / "card"
     assert run_cli("generate", str(demo_gguf), "--suite", "none", "-o", str(out)).code == 0
     readme = (out / "README.md").read_text()
-    assert "## Quantization" in readme and "| Q8_0 | 29 |" in readme
+    assert "## Quantization" in readme and "| Q8_0 | 29 |" in readme and "| Quantization (GGUF) | Q8_0, 8.5" in readme
     assert "q8_0 (llama.cpp)" in readme  # the KV table's llama.cpp cache types
     assert "<h2>Quantization</h2>" in (out / "card.html").read_text()
     assert run_cli("validate", str(out / "card.json")).code == 0
@@ -226,3 +226,14 @@ def test_the_float_model_against_itself_accuses_nothing(run_cli, tmp_path: Path)
     (drift,) = record["probes"]
     assert drift["status"] == "pass" and all(b["top1_agreement"] == 1.0 for b in drift["details"]["buckets"])
     assert not record["findings"]
+
+
+def test_a_chat_template_that_differs_from_the_base_model_is_a_finding(run_cli, demo_gguf: Path,
+                                                                       tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "config.json").write_text((demo_model_dir() / "config.json").read_text())
+    (base / "chat_template.jinja").write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    record = record_of(run_cli, str(demo_gguf), "--base-config", str(base))
+    (found,) = [f for f in record["findings"] if f["pointer"] == "/model/gguf/chat_template_sha256"]
+    assert "no chat template" in found["message"] and found["measured"] is None

@@ -427,6 +427,14 @@ def kv_section(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, Any
             "note": escape.line(note)}
 
 
+def gguf_phrase(gguf: dict[str, Any]) -> str:
+    """`Q4_1, 5.74 bits per weight, 93.8 MiB (37% of float16)`."""
+    bpw, share = gguf.get("bits_per_weight"), gguf.get("size_vs_float16")
+    return (f"{gguf.get('file_type') or 'file type not stated'}, "
+            + (f"{bpw:.2f} bits per weight, " if bpw is not None else "")
+            + human_bytes(gguf["bytes"]) + (f" ({share:.0%} of float16)" if share is not None else ""))
+
+
 def quantization_section(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, Any] | None:
     """A GGUF input's quantization: one sentence, a table by ggml type and one by tensor family; None otherwise."""
     gguf = record["model"].get("gguf")
@@ -486,6 +494,7 @@ def present(record: dict[str, Any], markdown: bool = False, charts: Sequence[Any
         ("Parameters", f"{human_count(model['parameters'])} ({number(model['parameters'])})"
          if _is_number(model.get("parameters")) else _why(record, "/model/parameters")),
         ("Weights dtype", model.get("dtype") or _why(record, "/model/dtype")),
+        *([("Quantization (GGUF)", gguf_phrase(model["gguf"]))] if model.get("gguf") else []),
         ("Attention variant", attention_variant(record)),
         ("Layers", layer_pattern(record["attention"]["layers"])),
         ("Masking", masking_phrase(record)),
