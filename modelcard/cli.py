@@ -27,6 +27,7 @@ from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S
 from modelcard.record.disclosures import KNOWN_KEYS
 
 FORMAT = click.Choice(["text", "json"])
+EXPORT_FORMATS = ("cyclonedx", "spdx", "eu-gpai", "hub-eval-results")  # modelcard.export.FORMATS
 PROBE_MODULE_HELP = ("Import this Python file or module first, so that the probes it defines can run (repeatable); "
                      "a suite YAML's probe_modules run only when named here too.")
 PROMPT_FORMAT_HELP = ("Format of the retrieval probes' prompts: chat wraps them in the model's chat template, base "
@@ -149,6 +150,9 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
               help=DISCLOSURES_HELP)
 @click.option("--update", "update", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="README", help=UPDATE_HELP)
+@click.option("--previous", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="OLD_CARD",
+              help="An earlier card of this model (card.json or a generated README.md): the new card says what "
+                   "changed since, regressions first.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every probe input.")
 @click.option("--probe-timeout", type=click.FloatRange(min=0), default=DEFAULT_TIME_LIMIT_S, show_default=True,
               metavar="SECONDS", help="Time limit of each probe (0: none); a probe past it is an error.")
@@ -163,8 +167,8 @@ def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
 @click.option("--probe-module", "probe_modules", multiple=True, metavar="FILE|MODULE", help=PROBE_MODULE_HELP)
 @model_options
 def generate(models: tuple[str, ...], output: Path, force: bool, suite: str, disclosures: Path | None,
-             update: Path | None, seed: int, probe_timeout: float, models_from: Path | None, jobs: int,
-             resume: bool, prompt_format: str, probe_modules: tuple[str, ...], **kwargs: Any) -> None:
+             update: Path | None, previous: Path | None, seed: int, probe_timeout: float, models_from: Path | None,
+             jobs: int, resume: bool, prompt_format: str, probe_modules: tuple[str, ...], **kwargs: Any) -> None:
     """Inspect, probe and document MODEL (default: the bundled demo model). Several models (or --models-from)
     get a folder each under -o and one summary; the exit status is the worst of theirs."""
     from modelcard.base.progress import StageBar
@@ -177,12 +181,18 @@ def generate(models: tuple[str, ...], output: Path, force: bool, suite: str, dis
     probing = ProbeRequest(spec=model, suite=resolved, seed=seed, load=load, probe_timeout=probe_timeout,
                            prompt_format=prompt_format, store=output / "probes" if resume or several else None)
     if several:
+        from modelcard.base.errors import BadInput
+
+        for flag, given in (("--previous", previous), ("--base-model", load.base_model),
+                            ("--base-config", load.base_config)):
+            if given:
+                raise BadInput(flag, "belongs to one model: give one model")
         _generate_many(list(models), models_from, output, jobs, update, disclosures, click.get_current_context(),
                        GenerateRequest(probing=probing, output=output, force=force))
         return
     readme = _open_readme(update)
     request = GenerateRequest(probing=probing, output=output, disclosures=disclosures or _found_disclosures(model),
-                              force=force)
+                              force=force, previous=previous)
     with _ranks(load) as comm:
         shown = StageBar(STAGES, desc="generate") if comm.is_writer else contextlib.nullcontext(None)
         with shown as progress:
@@ -458,6 +468,28 @@ def check(cards: tuple[Path, ...], policies: tuple[str, ...], strict: bool, fmt:
         rules = sum(policy.count("fail") for report in failed for policy in report.policies)
         raise Failed(f"check failed: {rules} rule(s) of {', '.join(resolved)} not met"
                      f"{' (warnings count: --strict)' if strict else ''}")
+
+
+@cli.command()
+@click.argument("card", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS),
+              help="cyclonedx: CycloneDX 1.6 JSON; spdx: SPDX 3.0.1 JSON-LD; eu-gpai: the EU Model Documentation "
+                   "Form (JSON, or Markdown when -o ends in .md); hub-eval-results: the Hub model-index (YAML).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of to stdout.")
+def export(card: Path, fmt: str, output: Path | None) -> None:
+    """CARD (a card.json, or a README.md that modelcard generated) in a documentation standard's own format."""
+    from modelcard.export.write import export_text
+    from modelcard.gate.cardfile import read_valid_card
+
+    text = export_text(read_valid_card(card), fmt, markdown=output is not None and output.suffix == ".md")
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    from modelcard.base.writers import write_text
+
+    write_text(output, text)
+    click.echo(f"wrote {output}", err=True)
 
 
 @cli.command()

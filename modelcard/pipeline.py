@@ -82,12 +82,15 @@ class GenerateRequest:
         output: the folder the card's files go to.
         disclosures: the person's modelcard.yaml, if any.
         force: write into the model's own folder or through a symlinked output folder.
+        previous: an earlier card of the model (a card.json or a generated README); the new card gets a
+            "Changes since" section.
     """
 
     probing: ProbeRequest
     output: Path
     disclosures: Path | None = None
     force: bool = False
+    previous: Path | None = None  # an earlier card: the new one says what changed since
 
     @property
     def spec(self) -> str | None:
@@ -132,6 +135,8 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
     from modelcard.card.chart_data import CHART_FILE_NAMES
     from modelcard.card.output import CARD_FILES, check_output_folder, model_folders
     from modelcard.card.render import render_all
+    from modelcard.gate.cardfile import read_valid_card
+    from modelcard.gate.changelog import changelog
     from modelcard.inspect import inspect_loaded
     from modelcard.load.loader import load_model
     from modelcard.load.placement import note_layout
@@ -147,6 +152,7 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
                                                 names=(*CARD_FILES, *CHART_FILE_NAMES),
                                                 model_dirs=model_folders(request.spec)))
     disclosures = read_disclosures(request.disclosures) if request.disclosures else {}
+    previous = read_valid_card(request.previous) if request.previous is not None else None
     suite = probing.suite
     progress.stage("load")
     load = rank_options(probing.load)
@@ -186,6 +192,8 @@ def generate(request: GenerateRequest, progress: Progress | None = None) -> dict
     record = assemble(facts, probes=records, probe_suite=suite_summary, disclosures=disclosures,
                       findings=[*key_findings(disclosures, request.disclosures), *loaded.findings, *findings],
                       disclosures_path=request.disclosures, **measurements)
+    if previous is not None:
+        record["changes"] = changelog(previous, record)
     progress.stage("validate")
     check_record(record, request.disclosures)
     progress.stage("render")

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-TORCH_FREE = ("base", "record", "card", "gate")
+TORCH_FREE = ("base", "record", "card", "gate", "export")
 
 
 def lint_imports(package_parent: Path) -> subprocess.CompletedProcess:
@@ -36,11 +36,13 @@ def test_the_package_keeps_every_contract():
 
 
 @pytest.mark.parametrize(("module", "line", "contract"), [
-    ("card/render.py", "import torch", "Records, cards and the gate run without torch or transformers"),
-    ("gate/check.py", "from transformers import AutoConfig", "Records, cards and the gate run without torch"),
+    ("card/render.py", "import torch", "Records, cards, the gate and the exports run without torch or transformers"),
+    ("gate/check.py", "from transformers import AutoConfig", "Records, cards, the gate and the exports run without"),
+    ("export/cyclonedx.py", "import torch", "Records, cards, the gate and the exports run without torch"),
     ("load/loader.py", "from modelcard.probe import runner", "Loading knows nothing of probes"),
     ("inspect/heads.py", "from modelcard.card import present", "Inspection depends on no measurement"),
     ("record/document.py", "from modelcard.gate import check", "Stages, top to bottom"),
+    ("gate/check.py", "from modelcard.export import write", "Stages, top to bottom"),
 ])
 def test_a_broken_rule_fails_the_contracts(package_copy, module, line, contract):
     path = package_copy / "modelcard" / module

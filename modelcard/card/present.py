@@ -427,6 +427,21 @@ def kv_section(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, Any
             "note": escape.line(note)}
 
 
+def changes_section(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, Any] | None:
+    """The "Changes since" section of a card made with --previous: its title and one line per change."""
+    changes = record.get("changes")
+    if not changes:
+        return None
+    previous = changes["previous"]
+    model = previous.get("model") or {}
+    version = model.get("revision") or (model.get("weights_sha256") or model.get("config_sha256") or "")[:12]
+    title = f"Changes since {previous.get('file') or 'the previous card'}" + (
+        f" ({model.get('id')}{', ' + version if version else ''})" if model.get("id") else "")
+    return {"title": escape.line(title),
+            "items": [{"text": escape.item(item["text"]), "regression": item["regression"]}
+                      for item in changes["items"]]}
+
+
 def gguf_phrase(gguf: dict[str, Any]) -> str:
     """`Q4_1, 5.74 bits per weight, 93.8 MiB (37% of float16)`."""
     bpw, share = gguf.get("bits_per_weight"), gguf.get("size_vs_float16")
@@ -525,6 +540,7 @@ def present(record: dict[str, Any], markdown: bool = False, charts: Sequence[Any
                        for run in layer_runs(record["attention"]["layers"])],
         "kv": kv_section(record, escape),
         "quantization": quantization_section(record, escape),
+        "changes": changes_section(record, escape),
         "kv_per_token": escape.line(kv_phrase(record)),
         "probe_rows": probe_rows(record, escape),
         "probe_notes": any(row["note"] for row in probe_rows(record, escape)),

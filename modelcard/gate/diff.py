@@ -21,7 +21,8 @@ GROUPS = (("disclosures", "Disclosures"), ("architecture", "Architecture and att
           ("findings", "Findings"), ("other", "Other"))
 _ARCHITECTURE = ("/model/model_type", "/model/class_name", "/model/parameters", "/architecture", "/attention",
                  "/masking", "/position")
-_IGNORED = ("/kv_cache/bytes_at", "/probe_suite/note", "/probe_suite/time_limit_s", "/probes", "/findings")
+_IGNORED = ("/kv_cache/bytes_at", "/probe_suite/note", "/probe_suite/time_limit_s", "/probes", "/findings",
+            "/changes")
 LABELS = {
     "/context_window/declared": "context window (declared)",
     "/context_window/original": "context window (before RoPE scaling)",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from modelcard.inspect.facts import Facts
 from modelcard.inspect.registry import inspector
 from modelcard.inspect.view import ModelView
@@ -61,6 +64,7 @@ def inspect_model_identity(view: ModelView, facts: Facts) -> None:
         "weights": loaded.has_weights,
         "library": {"transformers": transformers.__version__, "torch": torch.__version__.split("+")[0]},
     }
+    facts.values["model"].update(file_identity(loaded))
     if facts.values["model"]["dtype"] is None:
         facts.null("/model/dtype", "the config declares no dtype (neither dtype nor torch_dtype) and no weights "
                                    "were loaded", UNKNOWN)
@@ -71,3 +75,41 @@ def inspect_model_identity(view: ModelView, facts: Facts) -> None:
         facts.null("/model/config_sha256", "the config was not read from a file")
     if loaded.revision is None:
         facts.null("/model/revision", "not a Hub model: no revision", NOT_APPLICABLE)
+
+
+def file_identity(loaded: Any) -> dict[str, Any]:
+    """The model's files with their SHA-256 (weights, tokenizer and templates), one digest of all its weights
+    (the authenticity hash documentation forms ask for) and its chat template's digest; empty for a model that
+    was not read from local files (a module factory).
+
+    Args:
+        loaded: the LoadedModel.
+
+    Returns:
+        {"files", "weights_sha256", "chat_template_sha256"}, or {}.
+    """
+    import hashlib
+    import json
+
+    from modelcard.load.digests import TOKENIZER_FILES, chat_template_digest, file_sha256
+    from modelcard.load.weights import WEIGHT_SUFFIXES
+
+    if loaded.gguf:
+        weights = [header.path for header in loaded.gguf]
+        tokenizer: list[Path] = []
+        template = (loaded.gguf[0].metadata.get("tokenizer.chat_template") or None)
+        template_sha = hashlib.sha256(template.strip().encode()).hexdigest() if isinstance(template, str) else None
+    elif loaded.path is not None and Path(loaded.path).is_dir():
+        folder = Path(loaded.path)
+        weights = sorted(p for p in folder.iterdir() if p.name.endswith(WEIGHT_SUFFIXES) and p.is_file())
+        tokenizer = [folder / name for name in TOKENIZER_FILES if (folder / name).is_file()]
+        template_sha = chat_template_digest(folder)
+    else:
+        return {}
+    files = [{"name": path.name, "role": role, "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+             for role, paths in (("weights", weights), ("tokenizer", tokenizer)) for path in paths]
+    digests = {entry["name"]: entry["sha256"] for entry in files if entry["role"] == "weights"}
+    return {"files": files,
+            "weights_sha256": hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+            if digests else None,
+            "chat_template_sha256": template_sha}
