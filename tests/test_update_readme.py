@@ -102,3 +102,17 @@ def test_render_writes_beside_the_card_and_updates_a_readme(tmp_path, run_cli):
     assert (card.parent / "README.md").read_text(encoding="utf-8").startswith(
         "---\nlibrary_name: transformers\n") and "# Someone's own README\n\n<!-- modelcard:begin -->" in (
         card.parent / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("index", [
+    "model-index:\n- name: mine\n  results:\n  - task:\n      type: text-generation\n    metrics:\n"
+    "    - type: acc\n      value: 0.5\n",  # a result without its dataset
+    "model-index: 7\n",
+])
+def test_a_model_index_huggingface_hub_cannot_read_is_reported_with_its_line(run_cli, tmp_path, index) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"---\nlicense: mit\n{index}---\n# mine\n")
+    before = readme.read_bytes()
+    result = run_cli("generate", "--suite", "none", "--update", str(readme), "-o", str(tmp_path / "card"))
+    assert result.code == 2 and f"{readme}: line 3: huggingface_hub cannot read the model-index" in result.err
+    assert len(result.err.strip().splitlines()) == 1 and readme.read_bytes() == before

@@ -47,6 +47,7 @@ def open_readme(path: Path) -> Readme:
     path = Path(path)
     text = decode_utf8(read_bytes(path, "card"), path)
     metadata, body = _split_front_matter(text, path)
+    _check_model_index(metadata, text, path)
     start = body.find(BEGIN_MARKER)
     if start < 0:
         if END_MARKER in body:
@@ -57,6 +58,30 @@ def open_readme(path: Path) -> Readme:
         raise BadInput(path, f"has {BEGIN_MARKER} without {END_MARKER} after it")
     rest = body[end + len(END_MARKER):]
     return Readme(path, metadata, body[:start], rest.removeprefix("\n"), has_block=True)
+
+
+def _check_model_index(metadata: dict[str, Any], text: str, path: Path) -> None:
+    """An existing model-index that huggingface_hub cannot read, or reads with results missing, is bad input
+    with its line: --update keeps the author's results, so it must never drop one without saying so
+    (huggingface_hub#1361)."""
+    index = metadata.get("model-index")
+    if index is None:
+        return
+    from huggingface_hub import ModelCardData
+
+    line = next((n for n, row in enumerate(text.splitlines(), start=1) if row.startswith("model-index:")), 1)
+    try:
+        parsed = ModelCardData(**{"model-index": index}).eval_results or []
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        why = " ".join(str(error).split()).split(" Pass `ignore_metadata_errors")[0]
+        raise BadInput(path, f"line {line}: huggingface_hub cannot read the model-index ({why[:160]}); fix or "
+                             "remove it, modelcard will not drop it") from None
+    claimed = sum(len(result.get("metrics") or []) for entry in index if isinstance(entry, dict)
+                  for result in entry.get("results") or [] if isinstance(result, dict)) \
+        if isinstance(index, list) else 0
+    if len(parsed) < claimed:
+        raise BadInput(path, f"line {line}: the model-index lists {claimed} results but huggingface_hub reads "
+                             f"{len(parsed)}; fix it, modelcard will not drop the others")
 
 
 def updated_text(readme: Readme, record: dict[str, Any], charts: Any) -> str:

@@ -23,6 +23,7 @@ from sitegen import (
     benchmarks,
     cards,
     cli_reference,
+    export_examples,
     gallery,
     link_check,
     policy_reference,
@@ -36,6 +37,7 @@ DEMO_SUMMARY = "<!-- sitegen:demo-summary -->"
 POLICY_EXAMPLE = "<!-- sitegen:policy-example -->"
 ACTION_INPUTS = "<!-- sitegen:action-inputs -->"
 PRE_COMMIT_HOOKS = "<!-- sitegen:pre-commit-hooks -->"
+EXPORT_EXAMPLES = "<!-- sitegen:export-examples -->"
 POLICY_FORMAT_INTRO = (
     "A policy is a YAML file checked against this schema (`modelcard check --policy PATH` reads it). Each field is "
     "named by its JSON pointer into the policy; `*` stands for any rule. A rule has exactly one of `pointer`, "
@@ -141,6 +143,9 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
     if PRE_COMMIT_HOOKS in markdown:
         markdown = markdown.replace(PRE_COMMIT_HOOKS,
                                     action_reference.pre_commit_hooks_markdown(repo / ".pre-commit-hooks.yaml"))
+    if EXPORT_EXAMPLES in markdown:
+        markdown = markdown.replace(EXPORT_EXAMPLES, export_examples.export_examples_markdown(
+            repo / "tests" / "golden" / "standard" / "card.json"))
     return availability.resolve_markers(markdown, availability.cli_features(cli), __version__)
 
 
