@@ -101,6 +101,10 @@ def test_the_form_misses_exactly_what_the_gate_fails(run_cli, tmp_path: Path) ->
     failed = [r["rule"] for card in report["cards"] for policy in card["policies"] for r in policy["results"]
               if r["status"] == "fail"]
     assert form["missing"] == failed and failed
+    identity = {row["pointer"]: row["value"] for row in form["identity"]}
+    record = json.loads((out / "card.json").read_text())
+    assert identity["/model/weights_sha256"] == record["model"]["weights_sha256"] is not None
+    assert identity["/disclosures/base_model"] is None
     filled = {f["id"]: f for f in form["fields"] if f["status"] == "filled"}
     assert filled["parameters"]["value"] == 738816 and filled["parameters"]["pointer"] == "/model/parameters"
     missing = {f["id"]: f for f in form["fields"] if f["status"] == "missing"}
