@@ -72,7 +72,8 @@ def inspect_model_identity(view: ModelView, facts: Facts) -> None:
         facts.null("/model/model_type", "a custom nn.Module has no transformers config", NOT_APPLICABLE)
         facts.null("/model/config_sha256", "a custom nn.Module has no config file", NOT_APPLICABLE)
     elif loaded.config_sha256 is None:
-        facts.null("/model/config_sha256", "the config was not read from a file")
+        facts.null("/model/config_sha256", "the config was derived from the GGUF file's metadata, not read from a "
+                                           "config.json" if loaded.gguf else "the config was not read from a file")
     if loaded.revision is None:
         facts.null("/model/revision", "not a Hub model: no revision", NOT_APPLICABLE)
 

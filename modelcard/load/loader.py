@@ -351,10 +351,11 @@ def _load_gguf(parts: list[Path], spec: str, options: LoadOptions) -> LoadedMode
 
     headers = read_headers(parts)
     architecture = transformers_architecture(headers[0])
-    for flag, given in (("--base-model", options.base_model), ("--base-config", options.base_config)):
-        if given and not (Path(given).is_dir() and (Path(given) / "config.json").is_file()
-                          or flag == "--base-config" and Path(given).is_file()):
-            raise BadInput(given, f"{flag}: not a model folder with config.json")
+    if options.base_model and not (Path(options.base_model) / "config.json").is_file():
+        raise BadInput(options.base_model, "--base-model: not a model folder with config.json")
+    base_config = Path(options.base_config) if options.base_config else None
+    if base_config and not (base_config.is_file() or (base_config / "config.json").is_file()):
+        raise BadInput(base_config, "--base-config: neither a config.json nor a folder with one")
     if options.placement.splits or options.trust_remote_code or options.revision:
         raise BadInput(parts[0], "a GGUF file loads on one device, with no remote code and no revision: drop "
                                  "--device-map, --tp, --trust-remote-code and --revision")
