@@ -63,6 +63,10 @@ def test_spdx_is_read_back_by_spdx_python_model(run_cli, record: dict) -> None:
     assert package.name == record["model"]["id"]
     assert list(package.ai_typeOfModel) == ["decoder-only", "llama"]
     metrics = {entry.key: entry.value for entry in package.ai_metric}
+    settings = {entry.key: entry.value for entry in package.ai_hyperparameter}
+    assert int(settings["parameters"]) == record["model"]["parameters"]
+    assert int(settings["context_window_declared"]) == record["context_window"]["declared"]
+    assert int(metrics["context_window_effective"]) == record["context_window"]["effective"]
     grid = next(p for p in record["probes"] if p["id"] == "passkey-grid")
     assert float(metrics["passkey-grid: effective context (relative rule)"]) == grid["value"]
     low, high = grid["details"]["score_intervals"]["2048"]

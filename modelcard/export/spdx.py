@@ -1,11 +1,12 @@
 """The record as an SPDX 3.0.1 document (JSON-LD) whose root is an AI profile `ai_AIPackage`, built and
 serialised with spdx-python-model (the `export` extra).
 
-typeOfModel: the architecture class and transformers' model_type; metric: every measured result (with its
-interval, where it has one); limitation: the known failure modes and the findings; informationAboutApplication:
-the intended and out-of-scope use; informationAboutTraining: the training-data disclosure; autonomyType: `no`
-(a model card documents a model, not a system that acts); domain: the declared ones. The creation time is now,
-or SOURCE_DATE_EPOCH when set (reproducible builds)."""
+typeOfModel: the architecture class and transformers' model_type; hyperparameter: the parameter count, the
+layers and the declared context window (SPDX has no field of their own); metric: the effective context and
+every measured result (with its interval, where it has one); limitation: the known failure modes and the
+findings; informationAboutApplication: the intended and out-of-scope use; informationAboutTraining: the
+training-data disclosure; autonomyType: `no` (a model card documents a model, not a system that acts);
+domain: the declared ones. The creation time is now, or SOURCE_DATE_EPOCH when set (reproducible builds)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,18 @@ def spdx_document(record: dict[str, Any]) -> str:
     for kind in (record["architecture"].get("class"), model.get("model_type")):
         if kind:
             package.ai_typeOfModel.append(str(kind))
+    for key, value in (("parameters", model.get("parameters")),
+                       ("layers", record["architecture"].get("num_layers")),
+                       ("context_window_declared", record["context_window"].get("declared"))):
+        if value is not None:
+            entry = spdx.DictionaryEntry()
+            entry.key, entry.value = key, str(value)
+            package.ai_hyperparameter.append(entry)
+    effective = record["context_window"].get("effective")
+    if effective is not None:
+        entry = spdx.DictionaryEntry()
+        entry.key, entry.value = "context_window_effective", str(effective)
+        package.ai_metric.append(entry)
     for row in measurements(record):
         entry = spdx.DictionaryEntry()
         entry.key = row.name
