@@ -291,7 +291,8 @@ def _say_card_written(output: Path | None, record: dict[str, Any], readme: Any) 
     from modelcard.card.present import visible
 
     for item in record["findings"]:
-        if item["pointer"].startswith("/disclosures/") and "probe" not in item and item["severity"] != "info":
+        disclosure = item["pointer"] == "/disclosures" or item["pointer"].startswith("/disclosures/")
+        if disclosure and "probe" not in item and item["severity"] != "info":
             click.echo(f"modelcard: {item['severity']}: {visible(item['message'])}", err=True)
     charts = [spec.file_name for spec in chart_specs(record)]
     if output is not None:

@@ -99,4 +99,6 @@ def test_a_chart_draws_the_same_bytes_twice_accessibly_and_without_record_text()
     assert all(ident.startswith("kv-cache-") for ident in re.findall(r'\bid="([^"]+)"', svg))
     assert OKABE_ITO[0].lower() in svg.lower()
     assert first.png.startswith(b"\x89PNG") and b"Software" not in first.png and b"matplotlib" not in first.png
-    assert "context length (tokens)" in svg and "KV cache (bytes)" in svg  # axis labels with units
+    # the y axis names the quantity and its tick labels carry the unit (MiB, GiB), never "(bytes)" beside MiB ticks
+    assert "context length (tokens)" in svg and "KV cache memory" in svg and "(bytes)" not in svg
+    assert re.search(r"\d (KiB|MiB|GiB)", svg)

@@ -113,3 +113,14 @@ def test_inspect_json_of_the_demo_validates_and_renders_from_a_pipe(tmp_path, ru
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"[1]")))
     refused = run_cli("render", "-", "-o", tmp_path / "card2")
     assert refused.code == 2 and "must be a JSON object" in refused.err
+
+
+def test_an_empty_disclosures_file_is_said_once(tmp_path, run_cli):
+    empty = tmp_path / "modelcard.yaml"
+    empty.write_text("", encoding="utf-8")
+    result = run_cli("generate", "--suite", "none", "--disclosures", empty, "-o", tmp_path / "card")
+    assert result.code == 0, result.err
+    assert ("modelcard: warning: the disclosures file modelcard.yaml is empty: nothing is declared, and every "
+            "disclosure stays undeclared") in lines(result.err)
+    record = json.loads((tmp_path / "card" / "card.json").read_text(encoding="utf-8"))
+    assert [f["pointer"] for f in record["findings"]] == ["/disclosures"]

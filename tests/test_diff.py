@@ -93,3 +93,12 @@ def test_bad_input_is_2(tmp_path, run_cli, bad):
     result = run_cli("diff", good, other)
     assert result.code == EXIT_BAD_INPUT and str(other) in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_disclosures_emptied_are_each_a_removal_and_no_blank_line(tmp_path, run_cli):
+    old = write_card(tmp_path / "old", complete_record())
+    new = write_card(tmp_path / "new", set_value(complete_record(), "/disclosures", {}))
+    result = run_cli("diff", old, new)
+    assert result.code == EXIT_FINDING and ": {}" not in result.out
+    assert all(not line.startswith(("  + :", "  - :")) for line in result.out.splitlines())
+    assert "  - license: " in result.out

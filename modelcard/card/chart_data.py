@@ -150,7 +150,7 @@ def kv_chart(record: dict[str, Any]) -> ChartSpec | None:
         shape += f", on top of {bytes_label(found.state_bytes)} of fixed-size recurrent state"
     alt = (f"KV-cache memory of one sequence against context length, log-log, at {dtype}: "
            f"{bytes_label(first)} at {lengths[0]:,} tokens, {bytes_label(last)} at {lengths[-1]:,} tokens; {shape}.")
-    panel = Panel("", "context length (tokens)", "KV cache (bytes)", "bytes", tuple(series), tuple(markers),
+    panel = Panel("", "context length (tokens)", "KV cache memory", "bytes", tuple(series), tuple(markers),
                   legend="upper left")
     return ChartSpec("kv-cache", "KV-cache memory against context length (one sequence)", alt, (panel,))
 
@@ -184,11 +184,11 @@ def scaling_chart(record: dict[str, Any]) -> ChartSpec | None:
     panels = []
     if len(memory) >= 2:
         xs, ys = zip(*memory, strict=True)
-        panels.append(Panel("Peak memory", "context length (tokens)", "peak memory (bytes)", "bytes",
+        panels.append(Panel("Peak memory", "context length (tokens)", "peak memory", "bytes",
                             (Series(f"measured{_exponent(probe.get('value'))}", xs, ys),)))
     if len(latency) >= 2:
         xs, ys = zip(*latency, strict=True)
-        panels.append(Panel("Latency", "context length (tokens)", "latency (seconds)", "seconds",
+        panels.append(Panel("Latency", "context length (tokens)", "latency", "seconds",
                             (Series(f"measured{_exponent(details.get('latency_exponent'))}", xs, ys),)))
     lengths = sorted({x for panel in panels for x in panel.series[0].x})
     alt = (f"Peak memory and latency of one forward pass against context length on {where}, log-log, "

@@ -82,6 +82,8 @@ def diff_cards(old: Card, new: Card) -> CardDiff:
     for pointer in [*flat_old, *(p for p in flat_new if p not in flat_old)]:
         if pointer in flat_old and pointer in flat_new and _same(flat_old[pointer], flat_new[pointer]):
             continue
+        if _emptied(pointer, flat_old, flat_new) or _emptied(pointer, flat_new, flat_old):
+            continue  # {} on one side, its entries on the other: each entry is its own change
         kind = "changed" if pointer in flat_old and pointer in flat_new else "removed" if pointer in flat_old \
             else "added"
         result.groups[_group(pointer)].append(Change(pointer, _label(pointer), kind, flat_old.get(pointer),
@@ -90,6 +92,11 @@ def diff_cards(old: Card, new: Card) -> CardDiff:
     result.groups["other"] = _folded(result.groups["other"])
     result.groups["findings"] = _finding_changes(before.get("findings") or [], after.get("findings") or [])
     return result
+
+
+def _emptied(pointer: str, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """`pointer` is an empty object or list here whose entries the other side lists one by one."""
+    return mine.get(pointer, None) in ({}, []) and any(other.startswith(pointer + "/") for other in theirs)
 
 
 def _document(card: Card) -> dict[str, Any]:

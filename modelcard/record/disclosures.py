@@ -112,11 +112,16 @@ def _pointer(key: str) -> str:
 
 def key_findings(disclosures: dict[str, Any], where: Path | None) -> list[dict[str, Any]]:
     """A warning finding for each top-level key that is close to a known one but is not it (`licence`):
-    such a key is kept as a section of its own, and the known one it was meant for stays undeclared."""
+    such a key is kept as a section of its own, and the known one it was meant for stays undeclared; a warning
+    finding for a disclosures file that declares nothing at all."""
     import difflib
 
     name = where.name if where is not None else DEFAULT_FILE
     findings = []
+    if where is not None and not disclosures:
+        findings.append({"severity": "warning", "pointer": "/disclosures", "declared": name, "measured": None,
+                         "message": f"the disclosures file {name} is empty: nothing is declared, and every "
+                                    "disclosure stays undeclared"})
     for key in disclosures:
         if key in KNOWN_KEYS:
             continue

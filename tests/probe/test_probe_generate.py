@@ -4,7 +4,6 @@ stays visible in the finding, and every record validates."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from modelcard.record.validate import validate_record
@@ -21,10 +20,10 @@ def _card(run_cli, tmp_path: Path, *args: str) -> dict:
     return record
 
 
-def test_quick_suite_on_the_demo_runs_fast_and_lands_in_the_card(run_cli, tmp_path: Path) -> None:
-    start = time.perf_counter()
+def test_quick_suite_on_the_demo_lands_in_the_card(run_cli, tmp_path: Path) -> None:
+    """What the quick suite finds on the demo (its wall time is a benchmark's claim, bench/, not a timed unit
+    test's: under load it varies by a factor of two)."""
     record = _card(run_cli, tmp_path)
-    assert time.perf_counter() - start < 30
     assert [p["id"] for p in record["probes"]] == ["mask-leak", "window-reach", "kv-layout", "cache-consistency",
                                                    "kernel-agreement", "scaling"]
     assert {p["status"] for p in record["probes"]} == {"pass"}
