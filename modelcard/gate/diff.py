@@ -96,7 +96,7 @@ def diff_cards(old: Card, new: Card) -> CardDiff:
 
 def _emptied(pointer: str, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
     """`pointer` is an empty object or list here whose entries the other side lists one by one."""
-    return mine.get(pointer, None) in ({}, []) and any(other.startswith(pointer + "/") for other in theirs)
+    return mine.get(pointer) in ({}, []) and any(other.startswith(pointer + "/") for other in theirs)
 
 
 def _document(card: Card) -> dict[str, Any]:
