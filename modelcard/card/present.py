@@ -442,6 +442,27 @@ def changes_section(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str
                       for item in changes["items"]]}
 
 
+def architecture_phrase(record: dict[str, Any]) -> str:
+    """`LlamaForCausalLM (llama)`: the class that was built and transformers' family name."""
+    model = record["model"]
+    family = model.get("model_type")
+    return f"{model['class_name']} ({family})" if family else str(model["class_name"])
+
+
+def size_phrase(record: dict[str, Any]) -> str:
+    """`hidden size 576, vocabulary 49,152 tokens, input and output embeddings tied`."""
+    architecture = record["architecture"]
+    parts = []
+    if _is_number(architecture.get("hidden_size")):
+        parts.append(f"hidden size {number(architecture['hidden_size'])}")
+    if _is_number(architecture.get("vocab_size")):
+        parts.append(f"vocabulary {number(architecture['vocab_size'])} tokens")
+    tied = architecture.get("tied_embeddings")
+    if tied is not None:
+        parts.append("input and output embeddings tied" if tied else "separate input and output embeddings")
+    return ", ".join(parts) or "not stated"
+
+
 def gguf_phrase(gguf: dict[str, Any]) -> str:
     """`Q4_1, 5.74 bits per weight, 93.8 MiB (37% of float16)`."""
     bpw, share = gguf.get("bits_per_weight"), gguf.get("size_vs_float16")
@@ -505,11 +526,13 @@ def present(record: dict[str, Any], markdown: bool = False, charts: Sequence[Any
     suite = record.get("probe_suite") or {}
     context = context_phrase(record)
     facts = [
+        ("Architecture", architecture_phrase(record)),
         ("Architecture class", record["architecture"]["class"] or _why(record, "/architecture/class")),
         ("Parameters", f"{human_count(model['parameters'])} ({number(model['parameters'])})"
          if _is_number(model.get("parameters")) else _why(record, "/model/parameters")),
         ("Weights dtype", model.get("dtype") or _why(record, "/model/dtype")),
         *([("Quantization (GGUF)", gguf_phrase(model["gguf"]))] if model.get("gguf") else []),
+        ("Size", size_phrase(record)),
         ("Attention variant", attention_variant(record)),
         ("Layers", layer_pattern(record["attention"]["layers"])),
         ("Masking", masking_phrase(record)),

@@ -167,9 +167,28 @@ def inspect_architecture(view: ModelView, facts: Facts) -> None:
     if main is None:
         record["num_layers"] = view.get(*LAYER_KEYS)
         record["hidden_size"] = view.get(*HIDDEN_KEYS)
+    record["tied_embeddings"] = tied_embeddings(view)
     if len(stacks) > 1:
         record["stacks"] = {s.name: stack_summary(s, heads[s.name], layers[s.name], view) for s in stacks}
     for key in ("num_layers", "hidden_size", "vocab_size"):
         if record[key] is None:
             facts.null(f"/architecture/{key}", "the config does not state it and the module tree does not show it")
     facts.values["architecture"] = record
+
+
+def tied_embeddings(view: ModelView) -> bool | None:
+    """Whether the output projection is the input embedding itself: read from the module (one Parameter in
+    both places, as transformers ties them even on the meta device), else from the config; None when neither
+    says (a custom module without the accessors)."""
+    model = view.model
+    inputs = getattr(model, "get_input_embeddings", None)
+    outputs = getattr(model, "get_output_embeddings", None)
+    if callable(inputs) and callable(outputs):
+        try:
+            first, last = inputs(), outputs()
+        except (AttributeError, NotImplementedError):
+            first = last = None
+        if first is not None and last is not None and hasattr(first, "weight") and hasattr(last, "weight"):
+            return first.weight is last.weight
+    declared = getattr(view.config, "tie_word_embeddings", None) if view.config is not None else None
+    return declared if isinstance(declared, bool) else None
