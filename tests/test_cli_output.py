@@ -124,3 +124,13 @@ def test_an_empty_disclosures_file_is_said_once(tmp_path, run_cli):
             "disclosure stays undeclared") in lines(result.err)
     record = json.loads((tmp_path / "card" / "card.json").read_text(encoding="utf-8"))
     assert [f["pointer"] for f in record["findings"]] == ["/disclosures"]
+
+
+def test_model_name_is_the_cards_title_and_no_section_of_its_own(tmp_path, run_cli):
+    disclosures = tmp_path / "modelcard.yaml"
+    disclosures.write_text("model_name: My Demo <v2>\nlicense: mit\n", encoding="utf-8")
+    result = run_cli("generate", "--suite", "none", "--disclosures", disclosures, "-o", tmp_path / "card")
+    assert result.code == 0 and "did you mean" not in result.err
+    readme = (tmp_path / "card" / "README.md").read_text(encoding="utf-8")
+    assert "# Model card: My Demo \\<v2>" in readme and "### Model name" not in readme
+    assert "<h1>Model card: My Demo &lt;v2&gt;</h1>" in (tmp_path / "card" / "card.html").read_text(encoding="utf-8")

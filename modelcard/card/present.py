@@ -387,7 +387,8 @@ def disclosure_rows(record: dict[str, Any], escape: Escaper = PLAIN) -> list[dic
     titled by their key. The undeclared named ones are left to `undeclared`."""
     disclosures = record["disclosures"]
     rows = []
-    keys = list(DISCLOSURE_TITLES) + [k for k in disclosures if k not in DISCLOSURE_TITLES and k != "overrides"]
+    keys = list(DISCLOSURE_TITLES) + [k for k in disclosures if k not in DISCLOSURE_TITLES
+                                      and k not in ("overrides", "model_name")]  # the name is the card's title
     for key in keys:
         value = disclosures.get(key)
         if not declared(value):
@@ -440,6 +441,12 @@ def changes_section(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str
     return {"title": escape.line(title),
             "items": [{"text": escape.item(item["text"]), "regression": item["regression"]}
                       for item in changes["items"]]}
+
+
+def card_title(record: dict[str, Any]) -> str:
+    """The disclosures' `model_name` where the authors wrote one, else the model's id."""
+    name = (record.get("disclosures") or {}).get("model_name")
+    return name.strip() if isinstance(name, str) and name.strip() else str(record["model"]["id"])
 
 
 def architecture_phrase(record: dict[str, Any]) -> str:
@@ -553,7 +560,7 @@ def present(record: dict[str, Any], markdown: bool = False, charts: Sequence[Any
     worst = next((item.badge.tone for item in status if item.badge.tone in ("bad", "warn")), "good")
     twin = any(p.get("twin") for p in record["probes"]) or bool(suite.get("twin"))
     return {
-        "title": escape.line(model["id"]),
+        "title": escape.line(card_title(record)),
         "schema_version": escape.line(record["schema_version"]),
         "status": [{"badge": _badge(item.badge.word, escape), "text": escape.line(item.text)} for item in status],
         "status_tone": worst,

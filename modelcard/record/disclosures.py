@@ -12,14 +12,14 @@ from modelcard.base.errors import BadInput
 from modelcard.base.readers import read_yaml, resolve_inside
 
 DEFAULT_FILE = "modelcard.yaml"
-TEXT_KEYS = ("intended_use", "out_of_scope_use", "retrieval_mechanism", "training_data", "license", "contact",
-             "pipeline_tag", "document_version", "document_date")
+TEXT_KEYS = ("model_name", "intended_use", "out_of_scope_use", "retrieval_mechanism", "training_data", "license",
+             "contact", "pipeline_tag", "document_version", "document_date")
 MAX_KEY_LENGTH = 200
 # Every key the disclosures file names with a meaning (schemas/card.schema.json lists each under disclosures);
 # any other key is kept as a section of its own.
-KNOWN_KEYS = ("intended_use", "out_of_scope_use", "retrieval_mechanism", "tool_access", "known_failure_modes",
-              "training_data", "license", "contact", "language", "base_model", "pipeline_tag", "document_version",
-              "document_date", "overrides")
+KNOWN_KEYS = ("model_name", "intended_use", "out_of_scope_use", "retrieval_mechanism", "tool_access",
+              "known_failure_modes", "training_data", "license", "contact", "language", "base_model", "pipeline_tag",
+              "document_version", "document_date", "overrides")
 
 
 def read_disclosures(path: Path) -> dict[str, Any]:
