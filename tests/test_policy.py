@@ -45,10 +45,9 @@ def test_an_own_policy_file(tmp_path, run_cli):
     assert f"policy our-release-policy ({policy})" in result.out
 
 
-def test_the_readme_example_policy_loads(tmp_path, run_cli):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## The CI gate", 1)[1].split("\n## ", 1)[0]
-    example = next(block for block in re.findall(r"```yaml\n(.*?)```", section, re.S) if "rules:" in block)
+def test_the_documented_example_policy_loads(tmp_path, run_cli):
+    page = (ROOT / "site" / "how-to" / "custom-policies.md").read_text(encoding="utf-8")
+    example = next(block for block in re.findall(r"```yaml[^\n]*\n(.*?)```", page, re.S) if "rules:" in block)
     policy = _write(tmp_path, example)
     assert load_policy(policy).name == "our-release-policy"
     assert run_cli("check", write_card(tmp_path, complete_record()), "--policy", policy).code == EXIT_OK
