@@ -32,7 +32,8 @@ def export_text(card: Card, fmt: str, markdown: bool = False) -> str:
         import importlib.util
 
         if importlib.util.find_spec("spdx_python_model") is None:
-            raise BadInput("--format spdx", "needs the spdx-python-model package: pip install 'modelcard[export]'")
+            raise BadInput("--format spdx", "needs the spdx-python-model package: pip install spdx-python-model "
+                                             "(modelcard's [export] extra)")
         from modelcard.export.spdx import spdx_document
 
         return spdx_document(document)

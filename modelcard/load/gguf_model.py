@@ -18,7 +18,7 @@ from modelcard.base.errors import BadInput
 from modelcard.load.gguf_file import GgufHeader, read_header, shard_parts
 from modelcard.load.limits import check_dimensions
 
-INSTALL = "pip install 'modelcard[gguf]'"
+INSTALL = "pip install gguf (modelcard's [gguf] extra)"
 # llama.cpp's names for architectures that transformers names otherwise (transformers' load_gguf_checkpoint)
 ARCHITECTURE_NAMES = {"qwen2moe": "qwen2_moe", "qwen3moe": "qwen3_moe", "gpt-oss": "gpt_oss",
                       "minimax-m2": "minimax_m2", "t5encoder": "t5"}
