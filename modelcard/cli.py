@@ -28,6 +28,8 @@ from modelcard.record.disclosures import KNOWN_KEYS
 
 FORMAT = click.Choice(["text", "json"])
 EXPORT_FORMATS = ("cyclonedx", "spdx", "eu-gpai", "hub-eval-results")  # modelcard.export.FORMATS
+RESUME_HINT = (" (probe keeps each finished probe in its -o folder, as generate does with --resume: the same "
+               "command again picks up where this one stopped)")
 PROBE_MODULE_HELP = ("Import this Python file or module first, so that the probes it defines can run (repeatable); "
                      "a suite YAML's probe_modules run only when named here too.")
 PROMPT_FORMAT_HELP = ("Format of the retrieval probes' prompts: chat wraps them in the model's chat template, base "
@@ -572,7 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except click.Abort as error:  # click's name for Ctrl-C (and for end of input at a prompt)
         if isinstance(error.__context__, KeyboardInterrupt):
-            click.echo("modelcard: interrupted", err=True)
+            click.echo(f"modelcard: interrupted{RESUME_HINT}", err=True)
             return EXIT_INTERRUPTED
         click.echo("modelcard: aborted", err=True)
         return EXIT_BAD_INPUT
@@ -584,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"modelcard: error: {_one_line(error.format_message())}", err=True)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        click.echo("modelcard: interrupted", err=True)
+        click.echo(f"modelcard: interrupted{RESUME_HINT}", err=True)
         return EXIT_INTERRUPTED
     except Exception:
         traceback.print_exc()

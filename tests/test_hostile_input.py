@@ -366,7 +366,7 @@ def test_ctrl_c_exits_130(monkeypatch, run_cli, tmp_path):
 
     monkeypatch.setattr(modelcard.load.loader, "load_model", interrupted)
     result = run_cli("generate", "-o", tmp_path / "out", "--suite", "none")
-    assert result.code == 130 and "interrupted" in result.err
+    assert result.code == 130 and "interrupted" in result.err and "picks up where this one stopped" in result.err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 

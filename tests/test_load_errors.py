@@ -94,3 +94,27 @@ def test_the_rule_by_type_and_by_place() -> None:
     except AttributeError as error:  # raised here, in no reader of the input
         assert not is_input_fault(error)
     assert not is_input_fault(KeyError("full_attention"))  # no traceback: no place that reads the input
+
+
+def test_query_heads_that_do_not_group_over_key_value_heads_are_exit_2(write_config, run_cli) -> None:
+    result = run_cli("inspect", write_config(num_attention_heads=4, num_key_value_heads=3))
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+    assert "num_attention_heads = 4 is not a multiple of num_key_value_heads = 3" in result.err
+
+
+def test_a_weights_file_names_its_folder(run_cli, tmp_path) -> None:
+    weights = tmp_path / "model" / "model.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(b"\0" * 16)
+    result = run_cli("inspect", weights)
+    assert result.code == 2 and f"give the model's folder instead ({weights.parent})" in result.err
+
+
+def test_a_missing_path_under_a_real_folder_fails_at_once_without_the_hub(run_cli, tmp_path, monkeypatch) -> None:
+    import modelcard.load.loader as loader
+
+    monkeypatch.setattr(loader, "_load_hub", lambda *a: pytest.fail("a local path was taken for a Hub id"))
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("inspect", "models/typo")
+    assert result.code == 2 and "no such file or folder" in result.err

@@ -34,9 +34,23 @@ MAX_NESTING = 8  # sub-configs (text_config, vision_config, ...) inside a config
 
 
 def check_dimensions(config: dict[str, Any], where: Path | str) -> None:
-    """Every dimension a whole number in its range and every position-encoding number a finite positive one;
-    one BadInput line naming the key otherwise."""
+    """Every dimension a whole number in its range and every position-encoding number a finite positive one,
+    and query heads a whole multiple of key-value heads; one BadInput line naming the key otherwise."""
     _check(config, where, "", 0)
+    _check_grouping(config, where, "", 0)
+
+
+def _check_grouping(config: dict[str, Any], where: Path | str, prefix: str, depth: int) -> None:
+    """Grouped-query attention shares each key-value head among a whole number of query heads."""
+    query, shared = config.get("num_attention_heads"), config.get("num_key_value_heads")
+    if isinstance(query, int) and isinstance(shared, int) and not isinstance(query, bool) \
+            and not isinstance(shared, bool) and query > 0 and shared > 0 and query % shared:
+        raise BadInput(where, f"{prefix}num_attention_heads = {query} is not a multiple of {prefix}num_key_value_heads "
+                              f"= {shared}: grouped-query attention shares each key-value head among whole groups")
+    if depth < MAX_NESTING:
+        for key, value in config.items():
+            if isinstance(value, dict):
+                _check_grouping(value, where, f"{prefix}{key}.", depth + 1)
 
 
 def _check(config: dict[str, Any], where: Path | str, prefix: str, depth: int) -> None:

@@ -106,12 +106,14 @@ def load_model(spec: str | None, options: LoadOptions | None = None) -> LoadedMo
         if path.is_file():
             if path.name.endswith(".json"):
                 return _load_config_only(path, spec, options)
+            if path.name.endswith((".safetensors", *PICKLE_SUFFIXES)):
+                raise BadInput(path, f"a weights file: give the model's folder instead ({path.parent})")
             raise BadInput(path, "not a model folder or a config.json")
         return _load_directory(path, spec, "local", options)
     _no_base_options(options)
     if MODULE_SPEC.match(spec):
         return _load_module(spec, options)
-    if HUB_ID.match(spec) and not spec.startswith((".", "/")):
+    if HUB_ID.match(spec) and not spec.startswith((".", "/")) and not Path(spec).parent.is_dir():
         return _load_hub(spec, options)
     raise BadInput(spec, "no such file or folder, and not a Hub id (org/name) or a module:factory")
 
