@@ -296,6 +296,7 @@ def test_a_malicious_pickle_is_refused_even_with_allow_pickle(write_config, tmp_
         pickle.dump({"model.embed_tokens.weight": _Payload(marker)}, handle)
     result = run_cli("generate", folder, "--allow-pickle", "-o", tmp_path / "out", "--suite", "none")
     assert_refused(result, "cannot load the weights", out=tmp_path / "out")
+    assert "weights_only refused the pickle" in result.err and "weights_only=False" not in result.err
     assert not marker.exists()
 
 

@@ -267,6 +267,9 @@ def _tf_version() -> str:
 
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
+    if "WeightsUnpickler error:" in text:  # torch's advice to load with weights_only=False is not ours to give
+        reason = text.split("WeightsUnpickler error:", 1)[1].split(" Check the documentation", 1)[0].strip()
+        text = f"weights_only refused the pickle ({reason or 'no reason given'}): not a file of plain tensors"
     return text[:300] + ("…" if len(text) > 300 else "")
 
 
