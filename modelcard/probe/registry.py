@@ -31,10 +31,67 @@ class ProbeSpec:
             raise BadInput(where, f"probe {self.id} has no parameter {unknown[0]!r}"
                                   f"{_did_you_mean(unknown[0], self.defaults)}; available: "
                                   f"{', '.join(sorted(self.defaults)) or 'none'}")
+        hints = _hints(self.run)
+        for name, value in given.items():
+            hint = hints.get(name)
+            if hint is not None and not fits(value, hint):
+                raise BadInput(where, f"probe {self.id}: parameter {name} must be {_described(hint)} "
+                                      f"(found {type(value).__name__} {value!r:.40})")
         return {**self.defaults, **given}
 
 
 PROBES: dict[str, ProbeSpec] = {}
+
+
+def _hints(function: Callable[..., Any]) -> dict[str, Any]:
+    """The parameters' type hints, resolved; empty where they cannot be (a plugin's forward references)."""
+    import typing
+
+    try:
+        return typing.get_type_hints(function)
+    except Exception:  # a hint naming something its module does not import: the parameters go unchecked
+        return {}
+
+
+def fits(value: Any, hint: Any) -> bool:
+    """Whether a suite's value fits a parameter's hint (int, float, bool, str, lists and tuples of them, unions,
+    None); a YAML list stands for a tuple, an int for a float.
+
+    Args:
+        value: the value the suite gives.
+        hint: the parameter's resolved type hint.
+
+    Returns:
+        False only where the value cannot be what the probe expects.
+    """
+    import types
+    import typing
+
+    if hint is Any or hint is object:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(fits(value, option) for option in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return False
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return not args or all(fits(item, args[0]) for item in value)
+    return True
+
+
+def _described(hint: Any) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
 
 
 def probe(probe_id: str, title: str, cells: Cells | None = None, *,

@@ -104,3 +104,16 @@ def test_registering_an_id_twice_is_refused() -> None:
 
     with pytest.raises(ValueError, match="registered twice"):
         probe("mask-leak", "again", version=1)(lambda ctx: None)
+
+
+def test_a_suite_parameter_of_the_wrong_type_is_exit_2_before_anything_runs(run_cli, tmp_path) -> None:
+    suite = tmp_path / "bad.yaml"
+    suite.write_text("name: bad\nprobes:\n  - id: passkey-grid\n    params: {samples: four, depths: [0.5]}\n")
+    result = run_cli("generate", "--suite", suite, "-o", tmp_path / "card")
+    assert result.code == 2 and "parameter samples must be int (found str 'four')" in result.err
+    assert not (tmp_path / "card").exists()
+    suite.write_text("name: fine\nprobes:\n  - id: passkey-grid\n    params: {lengths: [256], depths: [0, 1], "
+                     "fraction: 1, samples: 1}\n")
+    from modelcard.probe.suite import load_suite
+
+    assert load_suite(suite).probes[0].params["fraction"] == 1  # an int where a float is asked for fits
