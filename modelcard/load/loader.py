@@ -335,6 +335,23 @@ def _load_directory(folder: Path, spec: str, source: str, options: LoadOptions) 
     )
 
 
+DECLARED_LENGTHS = ("context_window", "sliding_window", "attention_chunk_size", "window")
+
+
+def check_declared(declared: Any, spec: str) -> dict[str, Any]:
+    """A custom module's `modelcard_declared`: a mapping whose lengths are whole numbers of tokens above 0 and
+    whose dimensions are in range; one BadInput line naming the key otherwise."""
+    if not isinstance(declared, dict):
+        raise BadInput(spec, f"modelcard_declared must be a dict of claims (found {type(declared).__name__})")
+    for key in DECLARED_LENGTHS:
+        value = declared.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise BadInput(spec, f"modelcard_declared[{key!r}] must be a whole number of tokens above 0 "
+                                 f"(found {value!r:.40})")
+    check_dimensions({k: v for k, v in declared.items() if isinstance(k, str)}, spec)
+    return dict(declared)
+
+
 def _no_base_options(options: LoadOptions) -> None:
     """--base-config and --base-model compare a GGUF file with its original; any other input has none."""
     for flag, value in (("--base-config", options.base_config), ("--base-model", options.base_model)):
@@ -454,7 +471,7 @@ def _load_module(spec: str, options: LoadOptions) -> LoadedModel:
     if not isinstance(model, torch.nn.Module):
         raise BadInput(spec, f"{factory_name}() returned {type(model).__name__}, not a torch.nn.Module")
     model.eval()
-    declared = getattr(model, "modelcard_declared", None) or {}
+    declared = check_declared(getattr(model, "modelcard_declared", None) or {}, spec)
     has_weights = any(p.device.type != "meta" for p in model.parameters())
     return LoadedModel(spec=spec, source="module", model=model, config=getattr(model, "config", None),
                        has_weights=has_weights, declared=dict(declared))

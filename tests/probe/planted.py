@@ -37,3 +37,8 @@ def chunk_of_3() -> TinyLM:
 
 def window_of_3() -> TinyLM:
     return TinyLM(window=3, declared={"masking": "causal", "sliding_window": 3, "context_window": 512})
+
+
+def negative_window() -> TinyLM:
+    """Declares a window of -5 tokens: no model has one."""
+    return TinyLM(declared={"masking": "causal", "sliding_window": -5, "context_window": 512})

@@ -117,3 +117,9 @@ def test_a_suite_parameter_of_the_wrong_type_is_exit_2_before_anything_runs(run_
     from modelcard.probe.suite import load_suite
 
     assert load_suite(suite).probes[0].params["fraction"] == 1  # an int where a float is asked for fits
+
+
+def test_a_custom_module_that_declares_a_negative_window_is_exit_2(run_cli) -> None:
+    result = run_cli("inspect", "planted:negative_window")
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+    assert "modelcard_declared['sliding_window'] must be a whole number of tokens above 0 (found -5)" in result.err
