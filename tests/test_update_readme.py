@@ -116,3 +116,23 @@ def test_a_model_index_huggingface_hub_cannot_read_is_reported_with_its_line(run
     result = run_cli("generate", "--suite", "none", "--update", str(readme), "-o", str(tmp_path / "card"))
     assert result.code == 2 and f"{readme}: line 3: huggingface_hub cannot read the model-index" in result.err
     assert len(result.err.strip().splitlines()) == 1 and readme.read_bytes() == before
+
+
+def test_a_crlf_readme_keeps_its_line_endings_and_a_replaced_value_is_said(run_cli, tmp_path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_bytes(b"---\r\nlicense: mit\r\ntags:\r\n- mine\r\n---\r\n# Mine\r\n\r\nMy text.\r\n")
+    disclosures = tmp_path / "modelcard.yaml"
+    disclosures.write_text("license: apache-2.0\n")
+    result = run_cli("generate", "--suite", "none", "--disclosures", str(disclosures), "--update", str(readme),
+                     "-o", str(tmp_path / "card"))
+    assert result.code == 0, result.err
+    assert "modelcard: note: README.md's license: mit is replaced by the card's apache-2.0" in result.err
+    data = readme.read_bytes()
+    assert b"\n" not in data.replace(b"\r\n", b"") and data.count(b"\r\n---\r\n") >= 1
+    text = data.decode().replace("\r\n", "\n")
+    assert text.startswith("---\nlicense: apache-2.0\ntags:\n- mine\n") and text.count("# Mine") == 1
+    assert "My text." in text and run_cli("validate", str(readme)).code == 0
+    again = run_cli("generate", "--suite", "none", "--disclosures", str(disclosures), "--update", str(readme),
+                    "-o", str(tmp_path / "card2"))
+    assert again.code == 0 and "note:" not in again.err
+    assert readme.read_bytes().decode().replace("\r\n", "\n").count("license:") == 1

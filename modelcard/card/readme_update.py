@@ -25,6 +25,7 @@ class Readme:
     before: str  # the body up to the generated block (all of it when there is none)
     after: str  # the body after the block's end marker
     has_block: bool
+    crlf: bool = False  # the file's lines end in \r\n: read as \n, written back with \r\n
 
 
 def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
@@ -46,18 +47,20 @@ def open_readme(path: Path) -> Readme:
     """The README to update, read and split before any model work, so a bad one is bad input at once."""
     path = Path(path)
     text = decode_utf8(read_bytes(path, "card"), path)
+    crlf = "\r\n" in text
+    text = text.replace("\r\n", "\n") if crlf else text
     metadata, body = _split_front_matter(text, path)
     _check_model_index(metadata, text, path)
     start = body.find(BEGIN_MARKER)
     if start < 0:
         if END_MARKER in body:
             raise BadInput(path, f"has {END_MARKER} without {BEGIN_MARKER} before it")
-        return Readme(path, metadata, body, "", has_block=False)
+        return Readme(path, metadata, body, "", has_block=False, crlf=crlf)
     end = body.find(END_MARKER, start)
     if end < 0:
         raise BadInput(path, f"has {BEGIN_MARKER} without {END_MARKER} after it")
     rest = body[end + len(END_MARKER):]
-    return Readme(path, metadata, body[:start], rest.removeprefix("\n"), has_block=True)
+    return Readme(path, metadata, body[:start], rest.removeprefix("\n"), has_block=True, crlf=crlf)
 
 
 def _check_model_index(metadata: dict[str, Any], text: str, path: Path) -> None:
@@ -94,7 +97,17 @@ def updated_text(readme: Readme, record: dict[str, Any], charts: Any) -> str:
         before += "\n" if before.endswith("\n") else "\n\n"
     elif not readme.has_block:
         before = "\n"
-    return f"---\n{front_matter_yaml_for(merged(readme.metadata, record))}---\n{before}{block}{readme.after}"
+    text = f"---\n{front_matter_yaml_for(merged(readme.metadata, record))}---\n{before}{block}{readme.after}"
+    return text.replace("\n", "\r\n") if readme.crlf else text
+
+
+def replaced_metadata(readme: Readme, record: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The README's own metadata values that the card's replace: (key, the README's, the card's)."""
+    from modelcard.record.hub_metadata import merged
+
+    new = merged(readme.metadata, record)
+    return [(key, value, new[key]) for key, value in readme.metadata.items()
+            if key in new and key not in ("tags", "model-index") and new[key] != value]
 
 
 def update_readme(readme: Readme, record: dict[str, Any]) -> list[Path]:
