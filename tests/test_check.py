@@ -201,7 +201,7 @@ def test_junit_has_one_case_per_rule_and_one_failure_per_missing_disclosure(tmp_
     assert failed == ["known-failure-modes", "retrieval-mechanism", "tool-access"]
     assert root.get("failures") == "3" and root.find("testsuite").get("failures") == "3"
     failure = next(case for case in cases if case.get("name") == "tool-access").find("failure")
-    assert "not declared" in failure.get("message") and "tool_access: none" in failure.text
+    assert "not declared" in failure.get("message") and "tool_access: <the tools or APIs" in failure.text
 
 
 def test_github_format_annotates_each_failure(tmp_path, run_cli):
@@ -258,3 +258,27 @@ def test_unreadable_cards_are_bad_input(tmp_path, run_cli, content, words):
 def test_a_missing_card_is_bad_input(tmp_path, run_cli):
     result = run_cli("check", tmp_path / "nope.json")
     assert result.code == EXIT_BAD_INPUT and "cannot read" in result.err
+
+
+def test_a_fix_line_pasted_as_it_is_never_passes_the_gate(tmp_path, run_cli):
+    """The gate's suggestions are template slots, not plausible answers: pasted unchanged into modelcard.yaml,
+    every disclosure it asks for still fails (or the file is refused), so no untrue disclosure slips through."""
+    import yaml
+
+    from modelcard.gate.policy import builtin_policies, resolve_policy
+
+    for name in builtin_policies():
+        for rule in resolve_policy(name).rules:
+            if rule.supply.key in (None, "overrides") or not rule.supply.has_example:
+                continue
+            card = tmp_path / name / rule.id
+            disclosures = card.parent / f"{rule.id}.yaml"
+            card.parent.mkdir(parents=True, exist_ok=True)
+            disclosures.write_text(yaml.safe_dump({rule.supply.key: rule.supply.example}))
+            made = run_cli("generate", "--suite", "none", "--disclosures", disclosures, "-o", card)
+            if made.code == 2:  # refused outright (a date that is not YYYY-MM-DD): nothing to pass
+                continue
+            checked = run_cli("check", card / "card.json", "--policy", name, "--format", "json")
+            results = {r["rule"]: r["status"] for c in json.loads(checked.out)["cards"]
+                       for policy in c["policies"] for r in policy["results"]}
+            assert results[rule.id] == "fail", (name, rule.id, rule.supply.example)
