@@ -232,3 +232,14 @@ def test_the_process_leaves_with_mains_exit_code_and_all_its_output(tmp_path, wr
                          capture_output=True, text=True)
     assert bad.returncode == EXIT_BAD_INPUT
     assert bad.stderr.count("\n") == 1 and "missing" in bad.stderr
+
+
+def test_broken_yaml_names_the_punctuation_but_never_the_files_text(tmp_path, run_cli):
+    broken = tmp_path / "modelcard.yaml"
+    broken.write_text("intended_use: [a, b\nlicense: mit\n", encoding="utf-8")
+    result = run_cli("generate", "--suite", "none", "--disclosures", broken, "-o", tmp_path / "card")
+    assert result.code == 2
+    assert "expected ',' or ']', but got ':' (while parsing a flow sequence)" in result.err
+    broken.write_text("contact: *hunter2-secret\n", encoding="utf-8")
+    result = run_cli("generate", "--suite", "none", "--disclosures", broken, "-o", tmp_path / "card")
+    assert result.code == 2 and "undefined alias …" in result.err and "hunter2" not in result.err

@@ -192,10 +192,23 @@ def _where(mark: Any) -> str:
     return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
 def _problem(error: Any) -> str:
-    """PyYAML's own words without the quoted piece of the file that it likes to include."""
+    """PyYAML's own words, with what it was parsing: the punctuation it expected or found is kept (`','`,
+    `']'`), any longer quoted piece of the file is left out (it may be a secret)."""
     problem = getattr(error, "problem", None) or getattr(error, "context", None) or type(error).__name__
-    return re.sub(r"'[^']*'|\"[^\"]*\"", "…", " ".join(str(problem).split()))
+    context = getattr(error, "context", None) if getattr(error, "problem", None) else None
+    text = _QUOTED.sub(_punctuation_only, " ".join(str(problem).split()))
+    if context:
+        text += f" ({_QUOTED.sub(_punctuation_only, ' '.join(str(context).split()))})"
+    return text
+
+
+def _punctuation_only(match: re.Match[str]) -> str:
+    inner = match.group(0)[1:-1]
+    return match.group(0) if 0 < len(inner) <= 3 and not any(ch.isalnum() for ch in inner) else "…"
 
 
 _SPECIAL_FLOAT = re.compile(r"^[-+]?\.(inf|nan)$", re.IGNORECASE)
