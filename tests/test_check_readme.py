@@ -129,3 +129,11 @@ def test_text_of_the_authors_outside_the_generated_block_is_not_read(run_cli, tm
     result = run_cli("check", edited, "--format", "json")
     assert result.code == EXIT_OK, result.out
     assert json.loads(result.out)["cards"][0]["edited_in_readme"] == []
+
+
+def test_a_front_matter_key_the_readme_lacks_is_annotated_at_the_front_matter(tmp_path, run_cli):
+    out = tmp_path / "card"
+    assert run_cli("generate", "--suite", "none", "-o", str(out)).code == 0
+    result = run_cli("check", str(out / "README.md"), "--policy", "hf-hub", "--format", "github")
+    language = next(line for line in result.out.splitlines() if "hf-hub%3A language" in line)
+    assert language.startswith(f"::error file={out / 'README.md'},line=1,")

@@ -60,8 +60,8 @@ class Card:
             return json_line(self.text, pointer)
         layout = self.layout
         steps = parts(pointer)
-        if steps[:1] == ["front_matter"]:
-            return layout.front_matter_lines.get(steps[1]) if len(steps) > 1 else None
+        if steps[:1] == ["front_matter"]:  # a key the front matter lacks: its opening line, where it would go
+            return (layout.front_matter_lines.get(steps[1]) if len(steps) > 1 else None) or 1
         if steps[:1] == ["disclosures"] and len(steps) > 1 and steps[1] in layout.sections:
             return layout.sections[steps[1]].line
         for prefix, heading in _README_PLACES:
