@@ -27,6 +27,7 @@ from modelcard.probe.limits import DEFAULT_TIME_LIMIT_S
 from modelcard.record.disclosures import KNOWN_KEYS
 
 FORMAT = click.Choice(["text", "json"])
+FORMAT_HELP = "text for people; json (on stdout, nothing else there) for tools."
 EXPORT_FORMATS = ("cyclonedx", "spdx", "eu-gpai", "hub-eval-results")  # modelcard.export.FORMATS
 RESUME_HINT = (" (probe keeps each finished probe in its -o folder, as generate does with --resume: the same "
                "command again picks up where this one stopped)")
@@ -115,7 +116,7 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("model", required=False)
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True, help=FORMAT_HELP)
 @model_options
 def inspect(model: str | None, fmt: str, **kwargs: Any) -> None:
     """Static facts of MODEL (default: the bundled demo model), without running it."""
@@ -358,7 +359,7 @@ def _update_readme(readme: Any, record: dict[str, Any]) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every probe input.")
 @click.option("--probe-timeout", type=click.FloatRange(min=0), default=DEFAULT_TIME_LIMIT_S, show_default=True,
               metavar="SECONDS", help="Time limit of each probe (0: none); a probe past it is an error.")
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True, help=FORMAT_HELP)
 @click.option("--prompt-format", type=click.Choice(["auto", "base", "chat"]), default="auto", show_default=True,
               help=PROMPT_FORMAT_HELP)
 @click.option("--probe-module", "probe_modules", multiple=True, metavar="FILE|MODULE", help=PROBE_MODULE_HELP)
@@ -430,7 +431,7 @@ def _print_probe_report(report: dict[str, Any], listed: bool = False) -> None:
 
 @cli.command()
 @click.argument("card", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True, help=FORMAT_HELP)
 def validate(card: Path, fmt: str) -> None:
     """Check CARD (a card.json, a README.md that modelcard generated: its embedded record, or - for a record on
     stdin: `modelcard inspect --format json | modelcard validate -`) against the record schema; errors name their
@@ -502,7 +503,7 @@ def export(card: Path, fmt: str, output: Path | None) -> None:
 @cli.command()
 @click.argument("old", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True, help=FORMAT_HELP)
 def diff(old: Path, new: Path, fmt: str) -> None:
     """What changed from OLD to NEW (each a card.json or a generated README.md): disclosures, architecture and
     attention, context window, KV cache, probe results (regressions first), findings. Exits 0 when nothing

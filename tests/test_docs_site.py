@@ -51,6 +51,14 @@ def test_cli_reference_documents_every_command_and_option() -> None:
             if isinstance(param, click.Option) and param.help:
                 assert cell(param.help) in section
     assert "Sentinel" not in text  # click's "no default" marker is never shown as a value
+    order = [text.index(f"## `modelcard {name}`") for name in ("generate", "inspect", "probe", "check", "diff")]
+    assert order == sorted(order)  # the order a user meets them in, not the alphabet's
+    summary = text.split("| Command | Does |", 1)[1].split("\n\n", 1)[0]
+    assert "..." not in summary and "…" not in summary
+    for command in cli.commands.values():
+        for param in command.params:
+            if isinstance(param, click.Option) and "--format" in param.opts:
+                assert param.help, command.name
 
 
 def schema_properties(node: object, found: list[dict]) -> list[dict]:

@@ -34,6 +34,17 @@ def shown_type(param: Any, ctx: Any) -> str:
     return code(metavar)
 
 
+# The order a user meets the commands in: make a card, look, measure, gate, compare, export, then the tools.
+WORKFLOW = ("generate", "inspect", "probe", "check", "diff", "export", "render", "validate")
+
+
+def first_sentence(command: Any) -> str:
+    """The command's help up to its first full stop, whole (click's short help cuts it with an ellipsis)."""
+    text = " ".join(help_text(command).split())
+    end = text.find(". ")
+    return text if end < 0 else text[:end + 1]
+
+
 def help_text(command: Any) -> str:
     return inspect.cleandoc(command.help or command.short_help or "")
 
@@ -61,7 +72,8 @@ def cli_reference_markdown(group: Any, prog: str = "modelcard") -> str:
     import click
 
     root = click.Context(group, info_name=prog)
-    names = sorted(group.list_commands(root))
+    listed = group.list_commands(root)
+    names = [name for name in WORKFLOW if name in listed] + sorted(set(listed) - set(WORKFLOW))
     out = ["# Command line\n\n",
            f"Every command and option of `{prog}`, generated from its click commands when this site was built. "
            "Options that load a model (`--device`, `--dtype`, `--attn-implementation`, `--trust-remote-code`, "
@@ -69,8 +81,7 @@ def cli_reference_markdown(group: Any, prog: str = "modelcard") -> str:
            "[reference overview](index.md#exit-codes).\n\n",
            f"```text\n{prog} [--version] [-h | --help] COMMAND [ARGS]...\n```\n\n",
            f"{help_text(group)}\n\n"]
-    out.append(table(["Command", "Does"], [[f"[`{name}`](#{name})",
-                                            cell(group.get_command(root, name).get_short_help_str(limit=200))]
+    out.append(table(["Command", "Does"], [[f"[`{name}`](#{name})", cell(first_sentence(group.get_command(root, name)))]
                                            for name in names]))
     for name in names:
         out.append(command_section(prog, name, group.get_command(root, name), root))
