@@ -184,6 +184,29 @@ def batch(tasks: Tasks, size: int, length: int, repeats: float) -> tuple[torch.T
     return torch.tensor([r[0] for r in rows]), torch.tensor([r[1] for r in rows])
 
 
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule: object, ids: torch.Tensor,
+               weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimiser step on next-token cross-entropy weighted by `weights`; (logits, flat weights, loss)."""
+    logits = model(ids).logits[:, :-1]
+    losses = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
+                                               reduction="none")
+    w = weights[:, 1:].reshape(-1)
+    loss = (losses * w).sum() / w.sum()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    schedule.step()  # type: ignore[attr-defined]
+    return logits, w, loss
+
+
+def answer_right(model: torch.nn.Module, ids: list[int], weights: list[float]) -> bool:
+    """Whether the argmax at every full-weight (answer) position is the answer's token."""
+    logits = model(torch.tensor([ids])).logits[0]
+    answer = [i for i, w in enumerate(weights) if w == 1.0]
+    return logits[[i - 1 for i in answer]].argmax(-1).tolist() == [ids[i] for i in answer]
+
+
 def evaluate(model: torch.nn.Module, tasks: Tasks, length: int, count: int = 16) -> dict[str, float]:
     """Exact-match accuracy of the answers in `count` fresh examples of each kind at `length` tokens."""
     model.eval()
@@ -195,11 +218,7 @@ def evaluate(model: torch.nn.Module, tasks: Tasks, length: int, count: int = 16)
                            ("records", lambda: tasks.records(length))):
             right = 0
             for _ in range(count):
-                ids, weights = make()
-                logits = model(torch.tensor([ids])).logits[0]
-                answer = [i for i, w in enumerate(weights) if w == 1.0]
-                predicted = logits[[i - 1 for i in answer]].argmax(-1).tolist()
-                right += predicted == [ids[i] for i in answer]
+                right += answer_right(model, *make())
             scores[name] = right / count
     model.train()
     return scores
@@ -258,16 +277,7 @@ def main() -> None:
     for step in range(total):
         length, repeats = phase(step, args)
         ids, weights = batch(tasks, args.batch, length, repeats)
-        logits = model(ids).logits[:, :-1]
-        losses = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
-                                                   reduction="none")
-        w = weights[:, 1:].reshape(-1)
-        loss = (losses * w).sum() / w.sum()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
+        logits, w, loss = train_step(model, optimizer, schedule, ids, weights)
         if (step + 1) % args.eval_every == 0 or step + 1 == total:
             scored = w == 1.0
             hit = (logits.detach().argmax(-1).reshape(-1) == ids[:, 1:].reshape(-1))[scored].float().mean()

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_demo_model import LOW_WEIGHT, Tasks  # noqa: E402
+from train_demo_model import LOW_WEIGHT, Tasks, answer_right, train_step  # noqa: E402
 
 from modelcard.probe.probes import (  # noqa: E402
     frequent_words,
@@ -180,11 +180,7 @@ def evaluate(model: torch.nn.Module, tasks: FamilyTasks, length: int, count: int
                 made = make(length)
                 if made is None:
                     continue
-                ids, weights = made
-                logits = model(torch.tensor([ids])).logits[0]
-                answer = [i for i, w in enumerate(weights) if w == 1.0]
-                predicted = logits[[i - 1 for i in answer]].argmax(-1).tolist()
-                right += predicted == [ids[i] for i in answer]
+                right += answer_right(model, *made)
                 total += 1
             scores[name] = round(right / total, 3)
     model.train()
@@ -235,16 +231,7 @@ def main() -> None:
         length, size = (args.short_length, args.short_batch) if short else (args.long_length, args.long_batch)
         rows = [tasks.row(length) for _ in range(size)]
         ids, weights = torch.tensor([r[0] for r in rows]), torch.tensor([r[1] for r in rows])
-        logits = model(ids).logits[:, :-1]
-        losses = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
-                                                   reduction="none")
-        w = weights[:, 1:].reshape(-1)
-        loss = (losses * w).sum() / w.sum()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
+        _, _, loss = train_step(model, optimizer, schedule, ids, weights)
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             entry = {"step": step + 1, "length": length, "loss": round(float(loss.detach()), 4),
                      "elapsed_s": round(time.perf_counter() - start, 1),

@@ -92,14 +92,14 @@ def file_identity(loaded: Any) -> dict[str, Any]:
     import hashlib
     import json
 
+    from modelcard.inspect.gguf import chat_template_sha256
     from modelcard.load.digests import TOKENIZER_FILES, chat_template_digest, file_sha256
     from modelcard.load.weights import WEIGHT_SUFFIXES
 
     if loaded.gguf:
         weights = [header.path for header in loaded.gguf]
         tokenizer: list[Path] = []
-        template = (loaded.gguf[0].metadata.get("tokenizer.chat_template") or None)
-        template_sha = hashlib.sha256(template.strip().encode()).hexdigest() if isinstance(template, str) else None
+        template_sha = chat_template_sha256(loaded.gguf[0].metadata.get("tokenizer.chat_template"))
     elif loaded.path is not None and Path(loaded.path).is_dir():
         folder = Path(loaded.path)
         weights = sorted(p for p in folder.iterdir() if p.name.endswith(WEIGHT_SUFFIXES) and p.is_file())
