@@ -297,7 +297,8 @@ def long_context(record: dict[str, Any], escape: Escaper = PLAIN) -> dict[str, A
 
 
 def _families(record: dict[str, Any], escape: Escaper) -> dict[str, Any] | None:
-    """The task families against lengths: each family's exact match by length and its effective context."""
+    """The task families against lengths: each family's score by length (what it counts named in its row) and its
+    effective context."""
     rule = _mapping(record["context_window"].get("effective_rule"))
     rows = [row for row in rule.get("families") or [] if isinstance(row, dict)]
     if not rows:
@@ -310,6 +311,7 @@ def _families(record: dict[str, Any], escape: Escaper) -> dict[str, Any] | None:
         verdict = ("cannot do the task" if row.get("cannot_do") else
                    tokens(value) if isinstance(value, int) and not isinstance(value, bool) else "—")
         shown.append({"family": escape.cell(str(row.get("family"))), "probe": escape.code(str(row.get("probe"))),
+                      "measure": escape.cell(str(row.get("measure") or "exact match")),
                       "cells": [_percent(scores.get(str(n))) for n in lengths], "effective": escape.cell(verdict)})
     set_by = rule.get("set_by")
     return {"lengths": [f"{n:,}" for n in lengths], "rows": shown,

@@ -17,6 +17,48 @@ from modelcard.probe.outcome import Outcome, finding
 from modelcard.probe.retrieval import shortest_score
 
 FAMILIES = ("retrieval", "multi-hop", "aggregation", "non-literal")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What a family's score by length counts.
+
+    Args:
+        name: its name in the record and on the card (`exact match`).
+        rate: the quantity, for the rule's statement (`exact-match accuracy`).
+        items: for a share of an answer's items (names, words): what they are; None for exact match.
+    """
+
+    name: str
+    rate: str
+    items: str | None = None
+
+    def right(self, task: str, score: float) -> str:
+        """`variable tracking is right in 0% of prompts` or `... gets 33% of the names right`."""
+        if self.items is None:
+            return f"{task} is right in {score:.0%} of prompts"
+        return f"{task} gets {score:.0%} of the {self.items} right"
+
+    def short(self, score: float) -> str:
+        """`0% right` or `33% of the names right`."""
+        return f"{score:.0%} right" if self.items is None else f"{score:.0%} of the {self.items} right"
+
+
+EXACT = Measure("exact match", "exact-match accuracy")
+
+
+def share_of(items: str) -> Measure:
+    """The share of an answer's items right, averaged over prompts: RULER's `string_match_all`, the score RULER
+    gives its variable-tracking and word-extraction tasks, here teacher-forced.
+
+    Args:
+        items: what the answer's items are (`names`).
+
+    Returns:
+        The measure.
+    """
+    return Measure(f"share of {items} right", f"share of the answer's {items} right (RULER's string_match_all)",
+                   items)
 RULE_KEYS = ("rule", "statement", "fraction", "base_length", "base_score", "threshold", "holds_through", "lower_bound")
 
 
@@ -31,8 +73,9 @@ class FamilyVerdict:
         shortest: the score at the shortest tested length, with its interval.
         summary: one sentence for the card.
         cannot_do: the model fails the task at the shortest length already.
-        scores: length -> exact-match rate.
+        scores: length -> score (by `measure`).
         findings: what the record gets.
+        measure: what the scores count.
     """
 
     family: str
@@ -43,6 +86,7 @@ class FamilyVerdict:
     cannot_do: bool
     scores: dict[int, float]
     findings: list[dict[str, Any]] = field(default_factory=list)
+    measure: Measure = EXACT
 
     def outcome(self, params: Mapping[str, Any], details: dict[str, Any], metric: str | None = None,
                 summary: str | None = None) -> Outcome:
@@ -61,7 +105,7 @@ class FamilyVerdict:
         """
         shortest = self.shortest
         if self.cannot_do:
-            metric = f"exact match at {shortest['length']:,} tokens (cannot do the task)"
+            metric = f"{self.measure.name} at {shortest['length']:,} tokens (cannot do the task)"
             value, unit = shortest["score"], None
         else:
             metric, value, unit = metric or "effective context (relative rule)", self.effective["value"], "tokens"
@@ -76,20 +120,24 @@ class FamilyVerdict:
         """The family's row, as the record's details keep it."""
         return {"family": self.family, "value": self.effective["value"], "status": self.status,
                 "cannot_do": self.cannot_do, "shortest": self.shortest, "summary": self.summary,
+                "measure": self.measure.name,
                 "scores": {str(n): round(score, 4) for n, score in sorted(self.scores.items())}}
 
 
-def family_verdict(family: str, task: str, scores: Mapping[int, float], counts: Mapping[int, tuple[int, int]],
-                   params: Mapping[str, Any], declared: int | None) -> FamilyVerdict:
-    """Judge one family from its exact-match scores by length.
+def family_verdict(family: str, task: str, scores: Mapping[int, float], counts: Mapping[int, tuple[float, int]],
+                   params: Mapping[str, Any], declared: int | None, measure: Measure = EXACT) -> FamilyVerdict:
+    """Judge one family from its scores by length.
 
     Args:
         family: the family (one of FAMILIES).
         task: the probe's task in a few words, for the sentences (`variable tracking`).
-        scores: length -> exact-match rate at every tested length.
-        counts: length -> (right, prompts) behind each rate.
+        scores: length -> score at every tested length.
+        counts: length -> (right, prompts) behind each score; for a share of items, `right` is the sum of the
+            prompts' shares, and the Wilson interval over prompts is conservative for it (a score in [0, 1] with
+            mean p has a variance of at most p(1 - p)).
         params: the probe's parameters (`fraction`, `absolute`, `min_base`).
         declared: the declared context window.
+        measure: what the scores count (exact match unless given).
 
     Returns:
         The verdict.
@@ -98,17 +146,17 @@ def family_verdict(family: str, task: str, scores: Mapping[int, float], counts: 
     right, total = counts[lengths[0]]
     shortest = shortest_score(lengths[0], right, total)
     effective = effective_context(scores, params["fraction"], params["absolute"], params["min_base"], declared,
-                                  counts=counts)
+                                  what=measure.rate, counts=counts)
     findings: list[dict[str, Any]] = []
     if effective["value"] is None:
         score = shortest["score"] or 0.0
-        summary = (f"cannot do the task: {task} is right in {score:.0%} of prompts already at the shortest tested "
+        summary = (f"cannot do the task: {measure.right(task, score)} already at the shortest tested "
                    f"length ({lengths[0]:,} tokens), so its scores say nothing about the context window")
         findings.append(finding("info", "/disclosures/known_failure_modes", None,
                                 {"task": task, "length": lengths[0], "score": score},
-                                f"the model cannot do {task}: {score:.0%} right already at {lengths[0]:,} tokens "
+                                f"the model cannot do {task}: {measure.short(score)} already at {lengths[0]:,} tokens "
                                 "(a task limit, not a context limit)"))
-        return FamilyVerdict(family, "fail", effective, shortest, summary, True, dict(scores), findings)
+        return FamilyVerdict(family, "fail", effective, shortest, summary, True, dict(scores), findings, measure)
     summary = describe(effective, declared, dict(scores), what=task)
     status = "pass"
     collapse = effective["collapse"]
@@ -120,7 +168,7 @@ def family_verdict(family: str, task: str, scores: Mapping[int, float], counts: 
             {"task": task, "holds_through": effective["holds_through"], "length": collapse["length"],
              "score": collapse["score"], "effective": effective["value"]},
             f"{task}: {summary}" + (": the model does not use the context it declares" if inside else "")))
-    return FamilyVerdict(family, status, effective, shortest, summary, False, dict(scores), findings)
+    return FamilyVerdict(family, status, effective, shortest, summary, False, dict(scores), findings, measure)
 
 
 def rule_of(probe_id: str, effective: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,7 +195,7 @@ def family_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         results: the suite's results ({record, findings, measured, derived}).
 
     Returns:
-        Rows of {family, probe, value, cannot_do, shortest, scores}, in FAMILIES order.
+        Rows of {family, probe, measure, value, cannot_do, shortest, scores}, in FAMILIES order.
     """
     rows = []
     for result in results:
@@ -158,12 +206,14 @@ def family_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if record["id"] == "passkey-grid" and isinstance(details.get("effective"), dict):
             effective = details["effective"]
             shortest = details.get("shortest") or {}
-            rows.append({"family": "retrieval", "probe": record["id"], "value": effective.get("value"),
+            rows.append({"family": "retrieval", "probe": record["id"], "measure": EXACT.name,
+                         "value": effective.get("value"),
                          "cannot_do": effective.get("value") is None, "shortest": shortest,
                          "scores": details.get("scores") or {}, "effective": effective})
         elif isinstance(details.get("family"), dict) and isinstance(details.get("effective"), dict):
             family = details["family"]
-            rows.append({"family": family["family"], "probe": record["id"], "value": family["value"],
+            rows.append({"family": family["family"], "probe": record["id"],
+                         "measure": family.get("measure", EXACT.name), "value": family["value"],
                          "cannot_do": family["cannot_do"], "shortest": family["shortest"],
                          "scores": family["scores"], "effective": details["effective"]})
     return sorted(rows, key=lambda row: FAMILIES.index(row["family"]) if row["family"] in FAMILIES else 99)
@@ -183,7 +233,7 @@ def over_families(results: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[s
     rows = family_rows(results)
     if len(rows) < 2:
         return {}, {}
-    table = [{key: row[key] for key in ("family", "probe", "value", "cannot_do", "shortest", "scores")}
+    table = [{key: row[key] for key in ("family", "probe", "measure", "value", "cannot_do", "shortest", "scores")}
              for row in rows]
     candidates = [row for row in rows if row["value"] is not None and not row["cannot_do"]]
     if not candidates:

@@ -45,5 +45,6 @@ def rate(successes: float, trials: int, digits: int = 4) -> dict[str, Any]:
     """
     low, high = wilson(successes, trials)
     value = round(successes / trials, digits) if trials else None
-    return {"value": value, "low": round(low, digits), "high": round(high, digits), "successes": successes,
-            "trials": trials, "interval": "wilson-95"}
+    return {"value": value, "low": round(low, digits), "high": round(high, digits),
+            "successes": successes if isinstance(successes, int) else round(successes, digits), "trials": trials,
+            "interval": "wilson-95"}

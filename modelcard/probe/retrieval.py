@@ -422,4 +422,5 @@ def shortest_score(length: int, successes: float, trials: int) -> dict[str, Any]
         {"length", "score", "interval": [low, high], "successes", "trials"}.
     """
     return {"length": int(length), "score": round(successes / trials, 4) if trials else None,
-            "interval": interval(successes, trials), "successes": successes, "trials": trials}
+            "interval": interval(successes, trials),
+            "successes": successes if isinstance(successes, int) else round(successes, 4), "trials": trials}

@@ -84,24 +84,37 @@ def _score_json(score: Score) -> dict[str, Any]:
 
 
 class Merged:
-    """The cells of one probe put back together."""
+    """The cells of one probe put back together.
 
-    def __init__(self, partials: list[dict[str, Any]], what: str = "length") -> None:
-        skipped: dict[Any, dict[str, Any]] = {}
+    Args:
+        partials: the cells' partial results, in order.
+        what: the key every cell has (`length`, `distance`); a cell skipped drops every prompt of its value, so
+            that the values left compare like with like.
+        unit: further keys that name a cell finer than `what` (variable-tracking's `hops`): a cell skipped then
+            drops only the prompts of its own unit, and the probe decides what its values are compared on.
+    """
+
+    def __init__(self, partials: list[dict[str, Any]], what: str = "length", unit: tuple[str, ...] = ()) -> None:
+        def key(item: dict[str, Any]) -> tuple[Any, ...]:
+            return (item[what], *(item.get(name) for name in unit))
+
+        skipped: dict[tuple[Any, ...], dict[str, Any]] = {}
         for partial in partials:
             for item in partial["skipped"]:
-                skipped.setdefault(item[what], item)  # one reason per length: the first cell's
-        self.skipped = [skipped[key] for key in sorted(skipped)]
+                skipped.setdefault(key(item), item)  # one reason per unit: the first cell's
+        self.skipped = [skipped[name] for name in sorted(skipped)]
         self.prompts: list[Prompt] = []
         self.scores: list[dict[str, Score]] = []
         for partial in partials:
             for item in partial["prompts"]:
-                if item["info"][what] in skipped:
+                if key(item["info"]) in skipped:
                     continue
                 self.prompts.append(Prompt([], {}, item["info"]))
                 self.scores.append({name: Score(**score) for name, score in item["scores"].items()})
+        kept = {prompt.info[what] for prompt in self.prompts}
+        dropped = {name[0] for name in skipped} - kept
         self.compute = _merge_compute([p["compute"] for p in partials if p["compute"]])
-        self.memory = _merge_memory([p["memory"] for p in partials if p["memory"]], what, set(skipped))
+        self.memory = _merge_memory([p["memory"] for p in partials if p["memory"]], what, dropped)
 
     def values(self, what: str = "length") -> list[int]:
         return sorted({p.info[what] for p in self.prompts})

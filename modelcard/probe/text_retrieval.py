@@ -37,12 +37,15 @@ class RetrievalTask:
             probe would make them.
         conclude: `conclude(ctx, params, merged, codec, fmt)` judges the merged scores of every cell that ran.
         cost: a cell's relative cost, for the time plan and the split across ranks.
+        unit: keys that name a cell finer than its length (`hops`), when a cell too long for its length drops
+            only its own prompts (retrieval_cells.Merged); empty: it drops the whole length.
     """
 
     cells: Callable[[ProbeContext, dict[str, Any]], list[dict[str, Any]] | Outcome]
     build: Callable[[Codec, FillerStream, dict[str, Any], dict[str, Any], int, PromptFormat], Built]
     conclude: Callable[[ProbeContext, dict[str, Any], Merged, Codec, PromptFormat], Outcome]
     cost: Callable[[dict[str, Any]], float]
+    unit: tuple[str, ...] = ()
 
 
 def retrieval_cells(task: RetrievalTask) -> Cells:
@@ -82,7 +85,7 @@ def retrieval_cells(task: RetrievalTask) -> Cells:
 
     def conclude(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
         codec = _codec(ctx)
-        merged = Merged(partials)
+        merged = Merged(partials, unit=task.unit)
         if not merged.prompts:
             return skipped(nothing_ran(merged), skipped_lengths=merged.skipped)
         outcome = task.conclude(ctx, params, merged, codec, format_of(ctx, codec))

@@ -104,6 +104,22 @@ def counter() -> Solver:
     return Solver(FW_CUE, _most_frequent)
 
 
+def _top_word_only(context: str, cue: str) -> str | None:
+    """The most frequent word right, then the rarest words instead of the next ones."""
+    from collections import Counter
+
+    top = re.search(r"the (\d+) most frequent", cue)
+    if top is None or "The coded text:" not in context:
+        return None
+    ranked = [word for word, _ in Counter(context.split("The coded text:")[-1].split()).most_common()]
+    return "".join(" " + word for word in [ranked[0], *ranked[::-1][:int(top.group(1)) - 1]])
+
+
+def top_word_counter() -> Solver:
+    """Finds the word that dominates a Zipf draw and misses the next ones: a third of a top-3 answer."""
+    return Solver(FW_CUE, _top_word_only)
+
+
 def windowed_retriever() -> Any:
     """A perfect retriever that sees 600 tokens back, declared as a 600-token sliding window."""
     from test_retrieval_probes import Oracle

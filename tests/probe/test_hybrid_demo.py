@@ -54,3 +54,14 @@ def test_retrieval_survives_past_the_window_through_the_global_layer(run_probe) 
     assert verdict["window"] == 256 and verdict["verdict"] == "survives past the window", verdict
     assert verdict["inside"] >= 0.75 and verdict["beyond"] >= 0.75
     assert outcome.status == "pass" and not outcome.findings
+
+
+def test_the_task_families_give_a_signal_on_the_hybrid(run_probe) -> None:
+    # neither all at 0 nor all at 100%: the chains' names at 512 tokens and fewer at 2,048 (past the 1,280-token
+    # rows it was trained on), and the most frequent word of a Zipf draw but not the next two
+    tracking = run_probe("variable-tracking", "demo-hybrid", lengths=[512, 2048])
+    scores = tracking.details["scores"]
+    assert tracking.details["hops_compared"] == [1, 2]  # 4 hops do not fit in 512 byte-level tokens
+    assert 0.25 <= scores["512"] < 1.0 and scores["2048"] < scores["512"]
+    counting = run_probe("frequent-words", "demo-hybrid", lengths=[512, 2048])
+    assert all(0.0 < score < 1.0 for score in counting.details["scores"].values())

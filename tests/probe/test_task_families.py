@@ -52,6 +52,29 @@ def test_a_model_that_cannot_track_is_not_accused_of_a_context_limit(run_probe) 
     assert "not a context limit" in outcome.findings[0]["message"]
 
 
+def test_a_length_too_short_for_the_longest_chains_keeps_its_shorter_ones(run_probe) -> None:
+    # 4-hop chains with their worked example need more than 512 byte-level tokens: that cell alone is skipped,
+    # and both lengths are compared on the 1- and 2-hop chains measured at each
+    outcome = run_probe("variable-tracking", SPEC.format("tracker"), lengths=[512, 2048], hops=[1, 2, 4], samples=2)
+    assert outcome.details["scores"] == {"512": 1.0, "2048": 1.0}
+    assert outcome.details["hops_compared"] == [1, 2]
+    [skipped] = outcome.details["skipped_lengths"]
+    assert (skipped["length"], skipped["hops"]) == (512, 4) and skipped["reason"].startswith("chains of 4 hops")
+    cells = {(row["length"], row["hops"]) for row in outcome.details["cells"]}
+    assert cells == {(512, 1), (512, 2), (2048, 1), (2048, 2), (2048, 4)}
+    assert outcome.details["exact_match"]["512"]["value"] == 1.0
+
+
+def test_a_tracker_is_scored_by_the_share_of_names_it_gets_right(run_probe) -> None:
+    outcome = run_probe("variable-tracking", SPEC.format("one_hop_tracker"), lengths=[1024, 2048], hops=[1, 4],
+                        samples=2)
+    # 1 hop: both names right; 4 hops: the first two of five: (1 + 2/5) / 2 at each length
+    assert outcome.details["scores"] == {"1024": 0.7, "2048": 0.7}
+    assert outcome.details["family"]["measure"] == "share of names right"
+    assert outcome.details["exact_match"]["1024"]["value"] == 0.5
+    assert "share of the answer's names right" in outcome.details["effective"]["statement"]
+
+
 def test_a_perfect_counter_names_the_most_frequent_words(run_probe) -> None:
     outcome = run_probe("frequent-words", SPEC.format("counter"), lengths=[1024, 2048, 4096], samples=3)
     assert outcome.status == "pass", outcome.details["summary"]
@@ -69,6 +92,18 @@ def test_a_model_that_cannot_count_is_not_accused_of_a_context_limit(run_probe) 
     outcome = run_probe("frequent-words", "test_retrieval_probes:blind", lengths=[1024, 2048], samples=2)
     assert outcome.details["family"]["cannot_do"] is True and outcome.value == 0.0
     assert [f["severity"] for f in outcome.findings] == ["info"]
+
+
+def test_counting_only_the_dominant_word_scores_a_third_and_cannot_do_the_task(run_probe) -> None:
+    outcome = run_probe("frequent-words", SPEC.format("top_word_counter"), lengths=[1024, 2048], samples=3)
+    assert outcome.details["scores"] == {"1024": 0.3333, "2048": 0.3333}
+    assert all(row["exact_match"] == 0.0 for row in outcome.details["by_length"])
+    assert outcome.details["exact_match"]["2048"]["value"] == 0.0
+    family = outcome.details["family"]
+    assert family["measure"] == "share of words right" and family["cannot_do"] is True  # a third: under 50%
+    assert outcome.metric == "share of words right at 1,024 tokens (cannot do the task)"
+    assert "gets 33% of the words right already at" in outcome.details["summary"]
+    assert outcome.details["shortest"]["interval"][0] > 0.0
 
 
 def test_retrieval_that_stops_at_the_window_is_a_finding(run_probe) -> None:

@@ -4,7 +4,8 @@ the `top` most frequent words, most frequent first. No single passage holds the 
 across the whole context. A worked example with its own words comes first and shows the answer's form.
 
 The answer is scored teacher-forced (no sampling): a word is right when the argmax at each of its tokens is the
-word's token, and a prompt is right when every word is. Each sample's text is one stream, cut at each length
+word's token. A prompt scores the share of its words right, as RULER scores fwe (`string_match_all`); exact
+match (every word right) is recorded beside it. Each sample's text is one stream, cut at each length
 (its seed names the sample, not the length), and the answer is counted on the text the prompt really holds;
 a sample whose top words tie is drawn again from the next seed, so the answer is always unique.
 
@@ -20,7 +21,8 @@ from collections import Counter
 from typing import Any
 
 from modelcard.probe.context import ProbeContext
-from modelcard.probe.families import family_verdict
+from modelcard.probe.families import family_verdict, share_of
+from modelcard.probe.intervals import rate
 from modelcard.probe.outcome import Outcome
 from modelcard.probe.prompt_format import PromptFormat
 from modelcard.probe.registry import probe
@@ -33,6 +35,7 @@ CUE = "Answer: the {top} most frequent words are:"
 EXAMPLE = ("Example of a coded text:{words}\nQuestion: what are the {top} most frequent words in it?\n{cue}{answer}"
            "\n\nThe coded text:")
 EXAMPLE_WORDS = 12
+WORDS = share_of("words")
 MAX_DRAWS = 32  # seeds tried for a sample whose top words tie at every length
 
 
@@ -143,24 +146,28 @@ def fw_prompts(codec: Codec, stream: FillerStream, params: dict[str, Any], cell:
 
 def conclude_fw(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec: Codec,
                 fmt: PromptFormat) -> Outcome:
-    rows: dict[int, dict[str, int]] = {}
+    rows: dict[int, dict[str, Any]] = {}
     for prompt, score in zip(merged.prompts, merged.scores, strict=True):
         right = pieces_right(prompt, score["value"].predicted)
-        row = rows.setdefault(prompt.info["length"], {"exact": 0, "prompts": 0, "words": 0, "words_right": 0})
+        row = rows.setdefault(prompt.info["length"],
+                              {"exact": 0, "prompts": 0, "words": 0, "words_right": 0, "share": 0.0})
         row["prompts"] += 1
         row["exact"] += all(right)
         row["words"] += len(right)
         row["words_right"] += sum(right)
+        row["share"] += sum(right) / len(right)
     table = [{"length": n, "exact_match": round(row["exact"] / row["prompts"], 4),
               "exact_match_interval": interval(row["exact"], row["prompts"]),
               "word_accuracy": round(row["words_right"] / row["words"], 4),
               "word_accuracy_interval": interval(row["words_right"], row["words"]), "samples": row["prompts"]}
              for n, row in sorted(rows.items())]
-    scores = {n: row["exact"] / row["prompts"] for n, row in rows.items()}
-    counts = {n: (row["exact"], row["prompts"]) for n, row in rows.items()}
-    verdict = family_verdict("aggregation", "frequent-word counting", scores, counts, params, ctx.max_length())
+    scores = {n: row["share"] / row["prompts"] for n, row in rows.items()}
+    counts = {n: (row["share"], row["prompts"]) for n, row in rows.items()}
+    verdict = family_verdict("aggregation", "frequent-word counting", scores, counts, params, ctx.max_length(),
+                             measure=WORDS)
     return verdict.outcome(params, {
         "by_length": table, "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
+        "exact_match": {str(n): rate(row["exact"], row["prompts"]) for n, row in sorted(rows.items())},
         "answers": [{"length": p.info["length"], "sample": p.info["sample"], "top_words": p.info["top_words"],
                      "counts": p.info["counts"], "words": p.info["words"]} for p in merged.prompts],
         "skipped_lengths": merged.skipped, "tokenizer": codec.name, "prompt_format": fmt.as_dict(),

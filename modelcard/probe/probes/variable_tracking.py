@@ -2,14 +2,17 @@
 `VAR QPWLK = 48213.` then `VAR HZRTE = VAR QPWLK.` and so on, `hops` links long, beside other chains that hold
 other values; the question asks for every variable that holds the first chain's value. The answer is the
 chain's names in order, scored teacher-forced (no sampling): a name is right when the argmax at each of its
-tokens is the name's token, and a prompt is right when every name is.
+tokens is the name's token. A prompt scores the share of its names right, as RULER scores vt
+(`string_match_all`); exact match (every name right) is recorded beside it.
 
 Each (length, hops) is a cell (modelcard.probe.cells); the chains of a sample are the same at every length
-(their seeds name the hop count and the sample, not the length), so lengths compare like with like. Reported:
-exact match and name accuracy by hop count and length, each with its 95% Wilson interval; the family's
-effective context by the relative rule over all hop counts (modelcard.probe.families), and its score at the
-shortest length, so that a model that cannot trace a chain at all is said to be unable to do the task, not to
-lack context. Prompts are in the model's own format (modelcard.probe.prompt_format)."""
+(their seeds name the hop count and the sample, not the length), so lengths compare like with like. A cell too
+short for its chains (4 hops in 512 byte-level tokens) drops only itself, and the family's score at each length
+averages the hop counts measured at every length. Reported: exact match and name accuracy by hop count and
+length, each with its 95% Wilson interval; the family's effective context by the relative rule
+(modelcard.probe.families), and its score at the shortest length, so that a model that cannot trace a chain at
+all is said to be unable to do the task, not to lack context. Prompts are in the model's own format
+(modelcard.probe.prompt_format)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ import string
 from typing import Any
 
 from modelcard.probe.context import ProbeContext
-from modelcard.probe.families import family_verdict
+from modelcard.probe.families import family_verdict, share_of
+from modelcard.probe.intervals import rate
 from modelcard.probe.outcome import Outcome
 from modelcard.probe.prompt_format import PromptFormat
 from modelcard.probe.registry import probe
@@ -45,6 +49,7 @@ CUE = "Answer: the variables assigned the value {value} are:"
 # a failure to track the chain, not to guess how the answer is written.
 EXAMPLE = "Example:{statements}\nQuestion: find every variable that is assigned the value {value}.\n{cue}{names}\n\n"
 NAME_LETTERS = 5
+NAMES = share_of("names")
 
 
 def variable_names(rng: random.Random, count: int) -> list[str]:
@@ -130,7 +135,7 @@ def build_prompts(codec: Codec, stream: FillerStream, length: int, hops: int, pa
             inserts = [example_insert(codec, seed, hops, sample, params["digits"]), *statement_inserts(codec, chains)]
             hay = haystack_prompt(stream, length, inserts, question, len(answer), fmt.prefix)
         except ValueError as error:
-            return [], [{"length": length, "reason": str(error)}]
+            return [], [{"length": length, "hops": hops, "reason": f"chains of {hops} hops: {error}"}]
         prompts.append(Prompt(hay.ids, {"value": answer}, {
             "length": length, "hops": hops, "sample": sample, "names": names, "spans": [len(p) for p in pieces],
             "answer": answer,
@@ -152,39 +157,62 @@ def vt_prompts(codec: Codec, stream: FillerStream, params: dict[str, Any], cell:
 def conclude_vt(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec: Codec,
                 fmt: PromptFormat) -> Outcome:
     rows: dict[tuple[int, int], dict[str, Any]] = {}
-    by_length: dict[int, list[int]] = {}
     for prompt, score in zip(merged.prompts, merged.scores, strict=True):
         right = pieces_right(prompt, score["value"].predicted)
-        row = rows.setdefault((prompt.info["length"], prompt.info["hops"]), {"exact": 0, "prompts": 0, "names": 0,
-                                                                              "names_right": 0})
+        row = rows.setdefault((prompt.info["length"], prompt.info["hops"]),
+                              {"exact": 0, "prompts": 0, "names": 0, "names_right": 0, "share": 0.0})
         row["prompts"] += 1
         row["exact"] += all(right)
         row["names"] += len(right)
         row["names_right"] += sum(right)
-        tally = by_length.setdefault(prompt.info["length"], [0, 0])
-        tally[0] += all(right)
-        tally[1] += 1
+        row["share"] += sum(right) / len(right)
     table = [{"length": length, "hops": hops, "exact_match": round(row["exact"] / row["prompts"], 4),
               "exact_match_interval": interval(row["exact"], row["prompts"]),
               "name_accuracy": round(row["names_right"] / row["names"], 4),
               "name_accuracy_interval": interval(row["names_right"], row["names"]), "samples": row["prompts"]}
              for (length, hops), row in sorted(rows.items())]
-    scores = {n: right / total for n, (right, total) in by_length.items()}
-    counts = {n: (right, total) for n, (right, total) in by_length.items()}
-    verdict = family_verdict("multi-hop", "variable tracking", scores, counts, params, ctx.max_length())
+    compared = compared_hops(rows)
+    by_length: dict[int, list[Any]] = {}
+    for (length, hops), row in rows.items():
+        if hops in compared:
+            tally = by_length.setdefault(length, [0.0, 0, 0])
+            tally[0] += row["share"]
+            tally[1] += row["prompts"]
+            tally[2] += row["exact"]
+    scores = {n: share / total for n, (share, total, _) in by_length.items()}
+    counts = {n: (share, total) for n, (share, total, _) in by_length.items()}
+    verdict = family_verdict("multi-hop", "variable tracking", scores, counts, params, ctx.max_length(),
+                             measure=NAMES)
     longest = max(scores)
     return verdict.outcome(params, {
         "cells": table, "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
         "score_intervals": {str(n): interval(*counts[n]) for n in sorted(counts)},
+        "exact_match": {str(n): rate(exact, total) for n, (_, total, exact) in sorted(by_length.items())},
         "longest": {"length": longest, "score": round(scores[longest], 4)},
-        "skipped_lengths": merged.skipped, "tokenizer": codec.name, "prompt_format": fmt.as_dict(),
+        "hops_compared": sorted(compared), "skipped_lengths": merged.skipped, "tokenizer": codec.name,
+        "prompt_format": fmt.as_dict(),
         "templates": {"first": FIRST, "link": LINK, "ask": ASK, "cue": CUE, "example": EXAMPLE},
         "chains": params["chains"], "hops": sorted({int(h) for h in params["hops"]}), "filler": params["filler"],
         "compute": merged.compute, "memory": merged.memory})
 
 
+def compared_hops(rows: dict[tuple[int, int], Any]) -> set[int]:
+    """The hop counts measured at every length that ran: the family's score at each length averages these only,
+    so that a length too short for the longest chains (4 hops in 512 byte-level tokens) still compares like with
+    like instead of being dropped.
+
+    Args:
+        rows: (length, hops) -> the cell's tallies.
+
+    Returns:
+        The hop counts common to every length.
+    """
+    lengths = {length for length, _ in rows}
+    return {hops for _, hops in rows if all((length, hops) in rows for length in lengths)}
+
+
 VT_CELLS = retrieval_cells(RetrievalTask(cells=vt_cells, build=vt_prompts, conclude=conclude_vt,
-                                         cost=lambda cell: float(cell["length"])))
+                                         cost=lambda cell: float(cell["length"]), unit=("hops",)))
 
 
 @probe("variable-tracking", "Multi-hop: every variable a chain of assignments gives one value", cells=VT_CELLS,
