@@ -92,6 +92,19 @@ def test_hub_eval_results_are_read_back_by_huggingface_hub(run_cli, record: dict
     assert at_512.metric_args == {"interval_95": grid["details"]["score_intervals"]["512"]}
 
 
+def test_a_family_scored_by_its_share_of_items_is_exported_under_that_name(run_cli) -> None:
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    hybrid = ROOT / "site" / "recorded-cards" / "demo-hybrid" / "card.json"
+    _, results = model_index_to_eval_results(
+        yaml.safe_load(exported(run_cli, "hub-eval-results", hybrid))["model-index"])
+    by_key = {(r.dataset_type, r.dataset_config): r for r in results}
+    tracking = by_key["modelcard/variable-tracking", "length=512"]
+    assert tracking.metric_type == "share_of_names_right"
+    assert tracking.metric_name == "Share of names right (length=512)"
+    assert by_key["modelcard/passkey-grid", "length=512"].metric_type == "exact_match"
+
+
 def test_the_form_misses_exactly_what_the_gate_fails(run_cli, tmp_path: Path) -> None:
     """A card with nothing declared: the eu-gpai form's missing fields are check's failures, one for one."""
     out = tmp_path / "card"

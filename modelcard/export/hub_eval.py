@@ -29,7 +29,8 @@ def hub_eval_results(record: dict[str, Any]) -> list[Any]:
             continue
         results.append(EvalResult(**TASK, dataset_type=f"{OUR_DATASET_PREFIX}{row.probe}",
                                   dataset_name=f"{row.probe} (synthetic, seeded)", dataset_config=row.slice,
-                                  metric_type="exact_match", metric_name=f"Exact match ({row.slice})",
+                                  metric_type=row.metric.replace(" ", "_"),
+                                  metric_name=f"{row.metric[:1].upper()}{row.metric[1:]} ({row.slice})",
                                   metric_value=row.value,
                                   metric_args={"interval_95": list(row.interval)} if row.interval else None))
     return results

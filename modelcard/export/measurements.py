@@ -45,10 +45,13 @@ def measurements(record: dict[str, Any]) -> list[Measurement]:
         scores, intervals = details.get("scores") or {}, details.get("score_intervals") or {}
         if not isinstance(scores, dict):
             continue
+        family = details.get("family")
+        measure = family.get("measure") if isinstance(family, dict) else None
+        measure = measure if isinstance(measure, str) and measure else "exact match"
         for length, score in scores.items():
             bounds = intervals.get(length) if isinstance(intervals, dict) else None
             if _number(score):
-                rows.append(Measurement(probe["id"], "exact match", float(score), None, probe["status"],
+                rows.append(Measurement(probe["id"], measure, float(score), None, probe["status"],
                                         tuple(bounds) if isinstance(bounds, list) and len(bounds) == 2 else None,
                                         f"length={length}"))
     return rows
