@@ -56,14 +56,15 @@ def test_disclosures_beside_the_model_are_found_and_a_near_key_is_a_warning(writ
     assert result.code == 0, result.err
     said = lines(result.err)
     assert said[0] == f"modelcard: disclosures from {model / 'modelcard.yaml'}"
-    assert said[1] == ("modelcard: warning: modelcard.yaml: licence is not a key modelcard knows; did you mean "
-                       "license? It is shown as a section of its own, and license stays undeclared")
+    assert said[1] == ("modelcard: warning: the key licence in modelcard.yaml is not one modelcard knows; did you "
+                       "mean license? It is shown as a section of its own, and license stays undeclared")
     assert said[-1] == "no probes ran; 2 findings: 1 warning, 1 info"
     record = json.loads((tmp_path / "card" / "card.json").read_text(encoding="utf-8"))
     assert record["disclosures"]["intended_use"] == "Testing."
     assert any(f["pointer"] == "/disclosures/licence" and f["severity"] == "warning" for f in record["findings"])
     readme = (tmp_path / "card" / "README.md").read_text(encoding="utf-8")
     assert "### Licence" in readme and "`license`" in readme.split("*Not declared by the model's authors:*")[1]
+    assert "| The key licence in modelcard.yaml is not one modelcard knows" in readme
     (model / "modelcard.yaml").unlink()
     fallback = run_cli("generate", model, "--suite", "none", "-o", tmp_path / "card2")
     assert lines(fallback.err)[0] == f"modelcard: disclosures from {tmp_path / 'elsewhere' / 'modelcard.yaml'}"

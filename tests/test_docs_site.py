@@ -207,6 +207,23 @@ def test_the_cache_key_follows_the_config(tmp_path: Path) -> None:
     assert cards.cache_key(source, "other code") != cards.cache_key(source, "code")
 
 
+def test_the_cache_is_shared_when_ci_names_a_folder_and_each_card_is_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODELCARD_DOCS_CACHE", raising=False)
+    assert cards.cache_folder(tmp_path) == tmp_path / "build" / "docs-cache" / "cards"
+    monkeypatch.setenv("MODELCARD_DOCS_CACHE", str(tmp_path / "shared"))
+    assert cards.cache_folder(tmp_path) == tmp_path / "shared" / "cards"
+    config = ROOT / "tests" / "fixtures" / "real-configs"
+    source = next(s for s in cards.real_config_sources(config))
+    build = cards.start([source], cards.cache_folder(tmp_path))
+    seen: list[tuple[str, bool]] = []
+    made = cards.finish(build, on_card=lambda card: seen.append((card.source.slug, card.cached)))
+    again = cards.finish(cards.start([source], cards.cache_folder(tmp_path)),
+                         on_card=lambda card: seen.append((card.source.slug, card.cached)))
+    assert seen == [(source.slug, False), (source.slug, True)]
+    assert made[0].record == again[0].record
+
+
 @pytest.mark.parametrize(("labels", "expected"), [
     (["full"] * 32, "32 × full"),
     (["sliding 4,096", "full"] * 21, "(sliding 4,096, full) × 21"),

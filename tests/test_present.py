@@ -6,6 +6,7 @@ import pytest
 from goldens import PROBED_FIXTURE
 
 from modelcard.card.present import index_spans, layer_runs, present
+from modelcard.card.render import render_html, render_markdown
 
 
 @pytest.mark.parametrize(
@@ -168,3 +169,28 @@ def test_a_known_cause_is_given_with_the_failure():
     assert "(exponent 1.96)" in rows["scaling"]["cause"]
     assert "keeps a window of past tokens on 32 layer(s)" in rows["cache-consistency"]["cause"]
     assert rows["mask-leak"]["cause"] is None
+
+
+def test_the_same_finding_about_many_layers_is_one_row_and_its_words_are_explained():
+    record = probed_record()
+    layers = [3, 4, 5, 6, 9, *range(11, 20), *range(21, 28)]
+    record["findings"] = [
+        {"severity": "warning", "pointer": f"/attention/layers/{index}/window", "declared": "full attention",
+         "measured": "irregular", "probe": "window-reach",
+         "message": f"layer {index} claims full attention but measures irregular (measured through the trained "
+                    "weights, which can hide a position the mask lets through: not proof)"} for index in layers]
+    record["findings"].append({"severity": "warning", "pointer": "/attention/layers/30/window",
+                               "declared": "sliding window 4,096", "measured": "irregular", "probe": "window-reach",
+                               "message": "layer 30 claims sliding window 4,096 but measures irregular"})
+    shown = present(record)
+    first, other = shown["findings"]
+    assert first["message"].startswith("21 layers (3–6, 9, 11–19, 21–27): claims full attention but measures "
+                                       "irregular")
+    assert first["pointer"] == "/attention/layers/3/window" and first["more"] == "and the same for 20 more layers"
+    assert other["message"].startswith("Layer 30 claims sliding window") and other["more"] == ""
+    words = [term["word"] for term in shown["finding_terms"]]
+    assert words == ["irregular", "sliding window", "full attention", "not proof"]
+    card = render_markdown(record)
+    assert card.count("claims full attention but measures irregular") == 1
+    assert "- *irregular*: the positions a layer sees have gaps" in card
+    assert "<dt>irregular</dt>" in render_html(record)

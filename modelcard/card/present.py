@@ -6,7 +6,6 @@ unknown value is shown with the reason the record gives for it."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any, TypeGuard
 
@@ -24,6 +23,8 @@ from modelcard.card.escape import (  # noqa: F401 (re-exported: the names templa
     md_text,
     visible,
 )
+from modelcard.card.finding_groups import group_findings, terms_used
+from modelcard.card.index_spans import index_span_list, index_spans  # noqa: F401 (index_spans: re-exported)
 from modelcard.card.kv_plan import kv_plan
 from modelcard.card.layer_pattern import layers_pattern
 from modelcard.card.probe_notes import cause, twin_note
@@ -88,23 +89,6 @@ def short_tokens(count: int) -> str:
     return f"{count:,}"
 
 
-def index_spans(indices: list[int]) -> str:
-    """Layer indices in few characters: `0–3`, `0, 2, …, 24` (a regular stride), or `0–2, 4–6, 8`."""
-    return ", ".join(_spans(indices))
-
-
-def _spans(indices: list[int]) -> list[str]:
-    if len(indices) >= 3:
-        stride = indices[1] - indices[0]
-        if stride > 1 and all(b - a == stride for a, b in itertools.pairwise(indices)):
-            return [f"{indices[0]}, {indices[1]}, …, {indices[-1]}"]
-    spans = []
-    for _, run in itertools.groupby(enumerate(indices), key=lambda pair: pair[1] - pair[0]):
-        members = [index for _, index in run]
-        spans.append(str(members[0]) if len(members) == 1 else f"{members[0]}–{members[-1]}")
-    return spans
-
-
 def layer_runs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per stack, kind and window, in order of first appearance, with the layers that have it; a list
     of more than FOLD_AFTER spans is given whole (`layers`) and short (`layers_short`)."""
@@ -113,7 +97,7 @@ def layer_runs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         groups.setdefault((layer["stack"], layer["kind"], layer["window"]), []).append(layer["index"])
     rows = []
     for (stack, kind, window), indices in groups.items():
-        spans = _spans(indices)
+        spans = index_span_list(indices)
         short = ", ".join(spans[:FOLD_AFTER]) + (f", … ({len(spans) - FOLD_AFTER} more runs)"
                                                  if len(spans) > FOLD_AFTER else "")
         rows.append({"layers": ", ".join(spans), "layers_short": short, "count": len(indices), "stack": stack,
@@ -369,14 +353,26 @@ def _finding_values(item: dict[str, Any]) -> str:
 
 
 def finding_rows(record: dict[str, Any], escape: Escaper = PLAIN) -> list[dict[str, Any]]:
-    """Errors first, then warnings, then info; each in words with its numbers rounded."""
+    """Errors first, then warnings, then info; each in words with its numbers rounded, and the same finding about
+    several layers in one row (modelcard.card.finding_groups)."""
     order = {"error": 0, "warning": 1, "info": 2}
     items = sorted(record["findings"], key=lambda item: order.get(item["severity"], 3))
-    return [{"severity": escape.cell(item["severity"]), "badge": _badge(item["severity"], escape),
-             "pointer": escape.cell_code(item["pointer"]), "message": escape.cell(_sentence(round_numbers_in(
-                 item["message"]))), "compared": escape.cell(_finding_values(item)),
-             "probe": escape.cell(item.get("probe") or "")}
-            for item in items]
+    rows = []
+    for group in group_findings(items):
+        item = group.item
+        more = len(group.layers) - 1
+        rows.append({"severity": escape.cell(item["severity"]), "badge": _badge(item["severity"], escape),
+                     "pointer": escape.cell_code(item["pointer"]),
+                     "more": escape.cell(f"and the same for {plural(more, 'more layer')}") if more > 0 else "",
+                     "message": escape.cell(_sentence(round_numbers_in(group.message))),
+                     "compared": escape.cell(_finding_values(item)), "probe": escape.cell(item.get("probe") or "")})
+    return rows
+
+
+def finding_terms(record: dict[str, Any], escape: Escaper = PLAIN) -> list[dict[str, str]]:
+    """A line for each measured word the card's findings use ("irregular", "not proof", ...)."""
+    return [{"word": escape.cell(word), "meaning": escape.cell(meaning)}
+            for word, meaning in terms_used([str(item.get("message", "")) for item in record["findings"]])]
 
 
 def _title(key: str) -> str:
@@ -581,6 +577,7 @@ def present(record: dict[str, Any], markdown: bool = False, charts: Sequence[Any
         "suite": escape.code(suite.get("name", "none")),
         "twin": twin,
         "findings": finding_rows(record, escape),
+        "finding_terms": finding_terms(record, escape),
         "disclosures": disclosure_rows(record, escape),
         "undeclared": undeclared(record, escape),
         "ignored": [{"key": escape.code(item["key"]), "value": escape.code(item["value"]),

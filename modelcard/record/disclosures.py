@@ -130,6 +130,6 @@ def key_findings(disclosures: dict[str, Any], where: Path | None) -> list[dict[s
         if not close or close[0] in disclosures:
             continue
         findings.append({"severity": "warning", "pointer": _pointer(key), "declared": key, "measured": None,
-                         "message": f"{name}: {key} is not a key modelcard knows; did you mean {close[0]}? It is "
-                                    f"shown as a section of its own, and {close[0]} stays undeclared"})
+                         "message": f"the key {key} in {name} is not one modelcard knows; did you mean {close[0]}? "
+                                    f"It is shown as a section of its own, and {close[0]} stays undeclared"})
     return findings

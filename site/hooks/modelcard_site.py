@@ -79,7 +79,9 @@ def on_config(config: Any) -> Any:
     previous = _state.get("build")
     if previous is not None:
         cards.stop(previous)
-    _state["build"] = cards.start(sources, repo_of(config) / "build" / "docs-cache" / "cards")
+    _state["build"] = cards.start(sources, cards.cache_folder(repo_of(config)))
+    for slug in _state["build"].running:
+        log.info(f"gallery: {slug}: running its suite in the background")
     _state["began"] = time.monotonic()
     return config
 
@@ -109,7 +111,8 @@ def on_files(files: Files, config: Any) -> Files:
              "this site was built.\n")
     add_page(files, config, "benchmarks.md", benchmarks.benchmarks_markdown(repo))
     try:
-        made = cards.finish(_state["build"])
+        made = cards.finish(_state["build"], on_card=lambda card: log.info(
+            f"gallery: {card.source.slug}: " + ("cached" if card.cached else f"made in {card.seconds:.1f} s")))
     except cards.CardFailed as error:
         cards.stop(_state["build"])
         raise PluginError(f"gallery: {error}") from error

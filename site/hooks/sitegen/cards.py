@@ -5,7 +5,9 @@ generated in this process through `modelcard.pipeline.generate`, a fraction of a
 card runs the standard suite, minutes on a CPU, so it runs as `python -m modelcard generate` in a child process
 that works while the config cards are made. A card is cached under `build/docs-cache/cards/<name>/<key>/`; the
 key hashes everything that can change it (modelcard's code and data, the libraries' versions, the config, the
-suite, the disclosures), so a rebuild reuses it only when it would come out the same.
+suite, the disclosures), so a rebuild reuses it only when it would come out the same. The cache lives in
+`$MODELCARD_DOCS_CACHE` when set (CI points it outside the clone, so that clean clones share it), else in the
+clone's `build/docs-cache/cards`.
 
 A recorded card (`site/recorded-cards/<slug>/card.json` with its `SOURCE.md`) is the record of a probe run too long
 for a docs build (a real pretrained model's full CPU suite): the build renders it again with this modelcard, as
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,6 +162,19 @@ def read_card(source: CardSource, folder: Path) -> Card:
                 cached=True)
 
 
+def cache_folder(repo: Path) -> Path:
+    """Where the gallery's cards are cached: `$MODELCARD_DOCS_CACHE`, else the clone's build/docs-cache/cards.
+
+    Args:
+        repo: the repository's root.
+
+    Returns:
+        The cache folder (created when first written).
+    """
+    shared = os.environ.get("MODELCARD_DOCS_CACHE")
+    return Path(shared).expanduser() / "cards" if shared else repo / "build" / "docs-cache" / "cards"
+
+
 def store(folder: Path, made: Path, seconds: float) -> None:
     """Move a finished output folder into the cache in one rename, with the marker that says it is whole."""
     (made / COMPLETE).write_text(json.dumps({"seconds": round(seconds, 2)}), encoding="utf-8")
@@ -198,16 +214,27 @@ def stop(build: CardBuild) -> None:
     build.running.clear()
 
 
-def finish(build: CardBuild) -> list[Card]:
-    """Every card: from the cache, made here (config-only), or waited for (the child processes)."""
+def finish(build: CardBuild, on_card: Callable[[Card], None] | None = None) -> list[Card]:
+    """Every card: from the cache, made here (config-only), or waited for (the child processes).
+
+    Args:
+        build: what `start` began.
+        on_card: called with each card as it is ready, for the build's progress lines.
+
+    Returns:
+        The cards, in the sources' order.
+    """
+    report = on_card or (lambda card: None)
     code = code_fingerprint()
     cards: dict[str, Card] = {}
     for source in build.sources:
         folder = build.cache / source.slug / cache_key(source, code)
         if (folder / COMPLETE).is_file():
             cards[source.slug] = read_card(source, folder)
+            report(cards[source.slug])
         elif source.slug not in build.running:
             cards[source.slug] = generate_here(source, folder)
+            report(cards[source.slug])
     for slug, (process, work, began) in build.running.items():
         source = next(s for s in build.sources if s.slug == slug)
         # exit 1: the card was written and a probe failed or a finding is an error, which a card may show
@@ -219,6 +246,7 @@ def finish(build: CardBuild) -> list[Card]:
         shutil.rmtree(work, ignore_errors=True)
         cards[slug] = read_card(source, folder)
         cards[slug].cached = False
+        report(cards[slug])
     build.running.clear()
     return [cards[source.slug] for source in build.sources]
 
