@@ -237,17 +237,21 @@ def test_layer_patterns_read_as_few_words(labels: list[str], expected: str) -> N
 def test_gallery_index_rows_come_from_the_records() -> None:
     record = json.loads((ROOT / "tests" / "golden" / "probed" / "card.json").read_text())
     card = cards.Card(cards.CardSource("stray", "A stray-window Llama", None, "quick", ""), record,
-                      {"README.md": b"---\nx: 1\n---\n\n# Model card\n\ntext\n<!-- record -->\n"}, 1.0, True)
+                      {"README.md": b"---\nx: 1\n---\n\n# Model card: stray-llama\n\ntext\n<!-- record -->\n"}, 1.0,
+                      True)
     row = gallery.index_row(card)
-    assert row[0] == "[A stray-window Llama](stray/index.md)"
+    assert row[0] == "[stray-llama](stray/index.md)"  # the card's own title, as its page gives it
     assert row[1] == record["architecture"]["class"]
     heads = record["attention"]["heads"]
     assert row[2].startswith(f"{heads['grouping']} {heads['query']}/{heads['key_value']}")
     severities = [item["severity"] for item in record["findings"]]
     assert all(severity in row[7] for severity in set(severities))
     page = gallery.index_page([card])
-    assert "A stray-window Llama" in page and "hide:" in page
-    assert gallery.card_body(card.files["README.md"].decode()) == "## Model card\n\ntext\n"
+    assert "[stray-llama](stray/index.md)" in page and "hide:" in page
+    assert "0 are real released models" in page and "1 has weights and was probed" in page
+    assert gallery.card_body(card.files["README.md"].decode()) == "## Model card: stray-llama\n\ntext\n"
+    shown = gallery.card_page(card, ROOT)
+    assert shown.startswith("# Model card: stray-llama\n") and shown.count("Model card: stray-llama") == 1
 
 
 def test_link_check_finds_missing_files_and_anchors(tmp_path: Path) -> None:

@@ -41,3 +41,17 @@ def test_light_commands_do_not_import_torch(command, demo_card, tmp_path):
     expected = {"check-readme": 1, "diff": 1}.get(command, 0)  # the demo card leaves disclosures out
     assert done.returncode == expected, done.stderr
     assert "HEAVY=\n" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("spec", ["./no/such/model", "someorg/no-such-model", "missing-config.json"])
+def test_a_model_that_is_nowhere_fails_before_torch_is_imported(spec, tmp_path, monkeypatch):
+    """A mistyped path or Hub id is one line and exit 2, before the seconds torch takes to import."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    argv = ["generate", spec, "-o", str(tmp_path / "card")]
+    done = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "HEAVY=\n" in done.stdout, done.stdout
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"modelcard: error: {spec}: ")
+    assert not (tmp_path / "card").exists()

@@ -109,6 +109,15 @@ def test_html_is_self_contained(demo_card):
         '<meta name="viewport"', ""))
 
 
+def test_wide_tables_scroll_rather_than_split_their_words(demo_card):
+    """At 420 px a KV table's `bfloat16` header must not break inside the word: every table of numbers sits in
+    a scrolling box whose cells do not wrap."""
+    html = (demo_card / "card.html").read_text()
+    assert ".scroll th, .scroll td { overflow-wrap: normal; white-space: nowrap; }" in html
+    kv = html.index("<th>Context</th>")
+    assert html.rfind('<div class="scroll">', 0, kv) > html.rfind("</div>", 0, kv)
+
+
 def test_html_escapes_what_people_wrote(demo_card):
     record = copy.deepcopy(demo_record(demo_card))
     record["disclosures"]["intended_use"] = "<script>alert(1)</script>"

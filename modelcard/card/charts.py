@@ -25,10 +25,10 @@ OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "
 LINE_STYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D")
 DPI = 100
-WIDTH_IN, PANEL_HEIGHT_IN = 5.4, 3.1  # small enough that 10 pt text stays legible scaled down to a phone
+WIDTH_IN, PANEL_HEIGHT_IN = 5.4, 3.1  # 540 px: at 420 px on a phone, 11 pt text still reads as about 11 px
 _RC: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
-    "font.size": 10,
+    "font.size": 11,
     "svg.fonttype": "none",
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -36,9 +36,9 @@ _RC: dict[RcKeyType, Any] = {
     "grid.color": "#d9dee4",
     "grid.linewidth": 0.6,
     "axes.edgecolor": "#5b6673",
-    "axes.titlesize": 10,
+    "axes.titlesize": 11,
     "axes.titleweight": "bold",
-    "legend.fontsize": 8,
+    "legend.fontsize": 9.5,
     "legend.frameon": False,
     "figure.dpi": DPI,
     "savefig.dpi": DPI,
@@ -100,7 +100,7 @@ def _draw_panel(axes, panel: Panel) -> None:  # noqa: ANN001 (matplotlib's Axes,
     for j, marker in enumerate(panel.markers):
         axes.axvline(marker.x, color="#5b6673", linestyle=(0, (2, 2)), linewidth=1)
         axes.annotate(marker.label, xy=(marker.x, 0), xycoords=("data", "axes fraction"), rotation=90,
-                      ha="right", va="bottom", fontsize=8, color="#5b6673", xytext=(-2, 3 + 8 * (j % 2)),
+                      ha="right", va="bottom", fontsize=9.5, color="#5b6673", xytext=(-2, 3 + 8 * (j % 2)),
                       textcoords="offset points")
     x_ticks = _ticks(min(xs), max(xs), 2)
     y_low, y_high = min(ys), max(ys)
@@ -141,7 +141,7 @@ def _draw_grid(figure, spec: ChartSpec) -> None:  # noqa: ANN001
         for x, value in enumerate(row):
             text = "—" if value is None else f"{value:.0%}"
             colour = "#000000" if value is not None and value > 0.55 else "#ffffff"
-            axes.text(x, y, text, ha="center", va="center", fontsize=8, color=colour)
+            axes.text(x, y, text, ha="center", va="center", fontsize=9.5, color=colour)
     bar = figure.colorbar(image, ax=axes, fraction=0.05, pad=0.03)
     bar.set_label("exact match")
     bar.set_ticks([0, 0.5, 1], labels=["0%", "50%", "100%"])
@@ -192,7 +192,7 @@ def draw(spec: ChartSpec) -> DrawnChart:
         else:
             for axes, panel in zip(figure.subplots(panels, 1, squeeze=False)[:, 0], spec.panels, strict=True):
                 _draw_panel(axes, panel)
-        figure.suptitle(spec.title, fontsize=11, fontweight="bold", x=0.01, ha="left")
+        figure.suptitle(spec.title, fontsize=12, fontweight="bold", x=0.01, ha="left")
         svg_file, png_file = io.StringIO(), io.BytesIO()
         figure.savefig(svg_file, format="svg", metadata={"Date": None, "Creator": None, "Format": None,
                                                          "Type": None})

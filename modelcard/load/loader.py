@@ -89,10 +89,10 @@ class LoadedModel:
 
 def load_model(spec: str | None, options: LoadOptions | None = None) -> LoadedModel:
     options = options or LoadOptions()
-    check_options(options)
     demo = bundled_demo(spec)
     if demo is not None:
         _no_base_options(options)
+        check_options(options)
         return _load_directory(demo, spec or "demo", "demo", options)
     assert spec is not None, "bundled_demo gives the demo for no spec"
     path = Path(spec)
@@ -101,17 +101,19 @@ def load_model(spec: str | None, options: LoadOptions | None = None) -> LoadedMo
 
         parts = gguf_parts(path)
         if parts is not None:
+            check_options(options)
             return _load_gguf(parts, spec, options)
         _no_base_options(options)
-        if path.is_file():
-            if path.name.endswith(".json"):
-                return _load_config_only(path, spec, options)
+        if path.is_file() and not path.name.endswith(".json"):
             if path.name.endswith((".safetensors", *PICKLE_SUFFIXES)):
                 raise BadInput(path, f"a weights file: give the model's folder instead ({path.parent})")
             raise BadInput(path, "not a model folder or a config.json")
-        return _load_directory(path, spec, "local", options)
+        check_options(options)
+        return _load_config_only(path, spec, options) if path.is_file() else _load_directory(path, spec, "local",
+                                                                                              options)
     _no_base_options(options)
     if MODULE_SPEC.match(spec):
+        check_options(options)
         return _load_module(spec, options)
     if HUB_ID.match(spec) and not spec.startswith((".", "/")) and not Path(spec).parent.is_dir():
         return _load_hub(spec, options)
@@ -119,7 +121,8 @@ def load_model(spec: str | None, options: LoadOptions | None = None) -> LoadedMo
 
 
 def check_options(options: LoadOptions) -> None:
-    """--device and --dtype name something this torch has, before any model work."""
+    """--device and --dtype name something this torch has, before any model work (and after the model's path or
+    id is known to lead somewhere, so that a wrong one fails before torch is imported)."""
     import torch
 
     try:
@@ -412,6 +415,7 @@ def _load_hub(repo_id: str, options: LoadOptions) -> LoadedModel:
                 "reachable, or pass a local folder)" if local_only else "")
         raise BadInput(repo_id, f"cannot get config.json from the Hub or its cache{hint}: "
                                 f"{type(error).__name__}") from None
+    check_options(options)  # torch is imported only once there is a model to load
     snapshot = config_file.parent
     remote = [p.name for p in snapshot.iterdir()]
     if not local_only:  # if the listing fails after the config came, what the cache holds is what there is
