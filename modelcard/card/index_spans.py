@@ -6,7 +6,14 @@ import itertools
 
 
 def index_spans(indices: list[int]) -> str:
-    """Layer indices in few characters: `0–3`, `0, 2, …, 24` (a regular stride), or `0–2, 4–6, 8`."""
+    """Layer indices in few characters: `0–3`, `0, 2, …, 24` (a regular stride), or `0–2, 4–6, 8`.
+
+    Args:
+        indices: the indices, in ascending order.
+
+    Returns:
+        The spans, comma-separated.
+    """
     return ", ".join(index_span_list(indices))
 
 

@@ -17,6 +17,7 @@ from modelcard.probe.outcome import Outcome, finding
 from modelcard.probe.retrieval import shortest_score
 
 FAMILIES = ("retrieval", "multi-hop", "aggregation", "non-literal")
+RULE_KEYS = ("rule", "statement", "fraction", "base_length", "base_score", "threshold", "holds_through", "lower_bound")
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,6 @@ def share_of(items: str) -> Measure:
     """
     return Measure(f"share of {items} right", f"share of the answer's {items} right (RULER's string_match_all)",
                    items)
-RULE_KEYS = ("rule", "statement", "fraction", "base_length", "base_score", "threshold", "holds_through", "lower_bound")
 
 
 @dataclass
