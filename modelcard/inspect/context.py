@@ -61,5 +61,5 @@ def inspect_context(view: ModelView, facts: Facts) -> None:
     if original is None and scaling:
         facts.null("/context_window/original", f"{scaling['type']} RoPE scaling states no original length")
     elif original is None:
-        facts.null("/context_window/original", "no RoPE scaling: nothing was extended", NOT_APPLICABLE)
+        facts.null("/context_window/original", "no RoPE scaling, so nothing was extended", NOT_APPLICABLE)
     facts.null("/context_window/effective", "no long-context retrieval probe ran", NOT_MEASURED)
