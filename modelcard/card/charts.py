@@ -192,7 +192,7 @@ def draw(spec: ChartSpec) -> DrawnChart:
         else:
             for axes, panel in zip(figure.subplots(panels, 1, squeeze=False)[:, 0], spec.panels, strict=True):
                 _draw_panel(axes, panel)
-        figure.suptitle(spec.title, fontsize=12, fontweight="bold", x=0.01, ha="left")
+        figure.suptitle(spec.title, fontsize=11.5, wrap=True, fontweight="bold", x=0.01, ha="left")
         svg_file, png_file = io.StringIO(), io.BytesIO()
         figure.savefig(svg_file, format="svg", metadata={"Date": None, "Creator": None, "Format": None,
                                                          "Type": None})

@@ -176,7 +176,8 @@ def index_page(cards: list[Card]) -> str:
         "released models documented from their published `config.json` alone (built on PyTorch's `meta` device, "
         "no weights downloaded, `--suite none`): what their configs and modeling code say, including the config "
         f"keys the code never reads. {len(probed)} {'has' if one else 'have'} weights and {'was' if one else 'were'} "
-        f"probed with them, so they also show what the probes measure: {links}. Each row links to the card.\n\n")
+        f"probed with them (a recorded run is rendered again here), so they also show what the probes measure: "
+        f"{links}. Each row links to the card.\n\n")
     out.append(table(["Model", "Class", "Attention (query/KV heads)", "Layers", "Context declared / effective",
                       "KV cache per token", "Probes", "Findings"], [index_row(card) for card in cards]))
     out.append(
