@@ -250,6 +250,9 @@ def main() -> None:
     saved = json.loads(settings.read_text(encoding="utf-8"))
     for key in ("is_local", "local_files_only"):  # where this run read the tokenizer from, not a setting
         saved.pop(key, None)
+    # Loaded beside a qwen2 config, the tokenizer is transformers' Qwen2Tokenizer, whose default unknown token
+    # would be a 260th token past the 259-row embedding; byte-level text has no unknown to stand for.
+    saved["unk_token"] = None
     settings.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
     (args.out / "generation_config.json").unlink(missing_ok=True)
     record = {"script": "scripts/train_hybrid_demo.py", "starts_from": "modelcard/demo (scripts/train_demo_model.py)",

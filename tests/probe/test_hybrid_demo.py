@@ -25,6 +25,16 @@ def test_the_name_loads_the_bundled_hybrid_and_a_folder_of_that_name_comes_first
     assert load_model("demo-hybrid").source == "config"
 
 
+def test_each_demo_tokenizer_has_exactly_the_tokens_its_embedding_holds() -> None:
+    # beside a qwen2 config transformers picks Qwen2Tokenizer, whose default unknown token would be id 259, one
+    # past the hybrid's 259-row embedding: a probe drawing ids from len(tokenizer) would index out of range
+    from transformers import AutoConfig, AutoTokenizer
+
+    for name in ("demo", "demo-hybrid"):
+        folder = demo_model_dir(name)
+        assert len(AutoTokenizer.from_pretrained(folder)) == AutoConfig.from_pretrained(folder).vocab_size, name
+
+
 def test_training_log_ships_beside_the_weights() -> None:
     folder = demo_model_dir("demo-hybrid")
     record = json.loads((folder / "training.json").read_text())
