@@ -14,10 +14,13 @@ and, where prompts of a length are independent, one depth, distractor count or s
    the measured peak.
 
 Merging puts the cells back in the order they were listed; a length any of whose cells was skipped is dropped
-whole, so a length is either tested in full or listed as skipped, as in a run without cells."""
+whole, so a length is either tested in full or listed as skipped, as in a run without cells. A probe whose cells
+are finer units of a length (variable-tracking's hop counts) drops only the skipped unit and compares its lengths
+on the units they share."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -102,7 +105,7 @@ class Merged:
         for partial in partials:
             for item in partial["skipped"]:
                 skipped.setdefault(key(item), item)  # one reason per unit: the first cell's
-        self.skipped = [skipped[name] for name in sorted(skipped)]
+        self.skipped = _one_per_value([skipped[name] for name in sorted(skipped)], what, unit)
         self.prompts: list[Prompt] = []
         self.scores: list[dict[str, Score]] = []
         for partial in partials:
@@ -118,6 +121,21 @@ class Merged:
 
     def values(self, what: str = "length") -> list[int]:
         return sorted({p.info[what] for p in self.prompts})
+
+
+def _one_per_value(items: list[dict[str, Any]], what: str, unit: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Skipped units listed once per value when they all share one reason (a length over the declared window
+    skips every hop count of it), and one by one otherwise."""
+    if not unit:
+        return items
+    shown: list[dict[str, Any]] = []
+    for _, group in itertools.groupby(items, key=lambda item: item[what]):
+        members = list(group)
+        if len(members) > 1 and len({item["reason"] for item in members}) == 1:
+            shown.append({key: value for key, value in members[0].items() if key not in unit})
+        else:
+            shown += members
+    return shown
 
 
 def _merge_compute(parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -81,7 +81,8 @@ def retrieval_cells(task: RetrievalTask) -> Cells:
                 prompt.info["characters"] = len(text) if text is not None else None
             return prompts, too_short
 
-        return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build)
+        return measure_length(ctx, length, length, params["chunk"], params["share_cache"], build,
+                              extra={name: cell[name] for name in task.unit})  # a skip names its own unit
 
     def conclude(ctx: ProbeContext, params: dict[str, Any], partials: list[dict[str, Any]]) -> Outcome:
         codec = _codec(ctx)

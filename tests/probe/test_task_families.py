@@ -63,6 +63,9 @@ def test_a_length_too_short_for_the_longest_chains_keeps_its_shorter_ones(run_pr
     cells = {(row["length"], row["hops"]) for row in outcome.details["cells"]}
     assert cells == {(512, 1), (512, 2), (2048, 1), (2048, 2), (2048, 4)}
     assert outcome.details["exact_match"]["512"]["value"] == 1.0
+    # a length over the declared window skips every hop count of it for one reason: listed once
+    beyond = run_probe("variable-tracking", SPEC.format("tracker"), lengths=[1024, 16384], hops=[1, 2], samples=1)
+    assert [(item["length"], "hops" in item) for item in beyond.details["skipped_lengths"]] == [(16384, False)]
 
 
 def test_a_tracker_is_scored_by_the_share_of_names_it_gets_right(run_probe) -> None:

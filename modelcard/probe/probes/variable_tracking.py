@@ -171,7 +171,7 @@ def conclude_vt(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec
               "name_accuracy": round(row["names_right"] / row["names"], 4),
               "name_accuracy_interval": interval(row["names_right"], row["names"]), "samples": row["prompts"]}
              for (length, hops), row in sorted(rows.items())]
-    compared = compared_hops(rows)
+    compared = compared_hops(rows) or {hops for _, hops in rows}  # none in common: every length on what it has
     by_length: dict[int, list[Any]] = {}
     for (length, hops), row in rows.items():
         if hops in compared:
