@@ -340,12 +340,13 @@ def _refuse_foreign_readme(path: Path) -> None:
 
 def _update_readme(readme: Any, record: dict[str, Any]) -> None:
     from modelcard.card.present import visible
-    from modelcard.card.readme_update import replaced_metadata, update_readme
+    from modelcard.card.readme_update import merged_metadata, replaced_metadata, update_readme
 
-    for key, theirs, ours in replaced_metadata(readme, record):
+    metadata = merged_metadata(readme, record)
+    for key, theirs, ours in replaced_metadata(readme, metadata):
         click.echo(f"modelcard: note: {readme.path.name}'s {key}: {visible(theirs)} is replaced by the card's "
                    f"{visible(ours)} (from the disclosures)", err=True)
-    paths = update_readme(readme, record)
+    paths = update_readme(readme, record, metadata)
     click.echo(f"updated {readme.path}" + (f" and wrote {', '.join(p.name for p in paths[1:])} beside it"
                                            if len(paths) > 1 else ""), err=True)
 

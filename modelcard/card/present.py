@@ -530,6 +530,7 @@ def present(record: dict[str, Any], markdown: bool = False, charts: Sequence[Any
     model = record["model"]
     suite = record.get("probe_suite") or {}
     context = context_phrase(record)
+    probes = probe_rows(record, escape)
     facts = [
         ("Architecture", architecture_phrase(record)),
         ("Architecture class", record["architecture"]["class"] or _why(record, "/architecture/class")),
@@ -570,8 +571,8 @@ def present(record: dict[str, Any], markdown: bool = False, charts: Sequence[Any
         "quantization": quantization_section(record, escape),
         "changes": changes_section(record, escape),
         "kv_per_token": escape.line(kv_phrase(record)),
-        "probe_rows": probe_rows(record, escape),
-        "probe_notes": any(row["note"] for row in probe_rows(record, escape)),
+        "probe_rows": probes,
+        "probe_notes": any(row["note"] for row in probes),
         "long_context": long_context(record, escape),
         "probe_note": escape.line(suite.get("note", "")),
         "suite": escape.code(suite.get("name", "none")),

@@ -87,36 +87,49 @@ def _check_model_index(metadata: dict[str, Any], text: str, path: Path) -> None:
                              f"{len(parsed)}; fix it, modelcard will not drop the others")
 
 
-def updated_text(readme: Readme, record: dict[str, Any], charts: Any) -> str:
-    """The README with the card's block in place and the metadata merged."""
+def merged_metadata(readme: Readme, record: dict[str, Any]) -> dict[str, Any]:
+    """The README's metadata with the card's folded in (modelcard.record.hub_metadata.merged)."""
     from modelcard.record.hub_metadata import merged
 
+    return merged(readme.metadata, record)
+
+
+def updated_text(readme: Readme, record: dict[str, Any], charts: Any,
+                 metadata: dict[str, Any] | None = None) -> str:
+    """The README with the card's block in place and the metadata merged (`metadata`, when already merged)."""
     block = generated_block(record, charts)
     before = readme.before
     if not readme.has_block and before.strip():  # appended after the author's last line, a blank line between
         before += "\n" if before.endswith("\n") else "\n\n"
     elif not readme.has_block:
         before = "\n"
-    text = f"---\n{front_matter_yaml_for(merged(readme.metadata, record))}---\n{before}{block}{readme.after}"
+    front = front_matter_yaml_for(metadata if metadata is not None else merged_metadata(readme, record))
+    text = f"---\n{front}---\n{before}{block}{readme.after}"
     return text.replace("\n", "\r\n") if readme.crlf else text
 
 
-def replaced_metadata(readme: Readme, record: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """The README's own metadata values that the card's replace: (key, the README's, the card's)."""
-    from modelcard.record.hub_metadata import merged
+def replaced_metadata(readme: Readme, metadata: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The README's own metadata values that the card's replace: (key, the README's, the card's).
 
-    new = merged(readme.metadata, record)
-    return [(key, value, new[key]) for key, value in readme.metadata.items()
-            if key in new and key not in ("tags", "model-index") and new[key] != value]
+    Args:
+        readme: the README as read.
+        metadata: its metadata merged with the card's (`merged_metadata`).
+
+    Returns:
+        One (key, the README's value, the card's value) per replaced key.
+    """
+    return [(key, value, metadata[key]) for key, value in readme.metadata.items()
+            if key in metadata and key not in ("tags", "model-index") and metadata[key] != value]
 
 
-def update_readme(readme: Readme, record: dict[str, Any]) -> list[Path]:
-    """Write the updated README and its charts beside it, as one set; returns the files written."""
+def update_readme(readme: Readme, record: dict[str, Any], metadata: dict[str, Any] | None = None) -> list[Path]:
+    """Write the updated README and its charts beside it, as one set (`metadata`: the merged metadata, when the
+    caller has it already); returns the files written."""
     from modelcard.base.writers import write_files
     from modelcard.card.chart_data import CHART_FILE_NAMES, chart_specs
     from modelcard.card.charts import draw_all
 
     charts = draw_all(chart_specs(record))
-    files: dict[str, str | bytes] = {readme.path.name: updated_text(readme, record, charts)}
+    files: dict[str, str | bytes] = {readme.path.name: updated_text(readme, record, charts, metadata)}
     files.update({chart.spec.file_name: chart.png for chart in charts})
     return write_files(readme.path.parent, files, remove=[name for name in CHART_FILE_NAMES if name not in files])

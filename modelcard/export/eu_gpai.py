@@ -33,9 +33,8 @@ def gpai_form(card: Card) -> dict[str, Any]:
     Returns:
         {"form", "policy", "model", "fields": [...], "missing": [rule ids]}.
     """
-    policy = resolve_policy(POLICY)
-    report = check_card(card, [policy]).policies[0]
-    document = card.document(front_matter=False)
+    checked = check_card(card, [resolve_policy(POLICY)])
+    report, document = checked.policies[0], checked.document
     fields = []
     for result in report.results:
         rule = result.rule

@@ -53,6 +53,7 @@ class PolicyReport:
 class CardReport:
     card: Card
     policies: list[PolicyReport]
+    document: dict[str, Any]  # what the rules read (Card.document): the record with its disclosures as edited
 
     @property
     def passed(self) -> bool:
@@ -65,7 +66,7 @@ def check_card(card: Card, policies: list[Policy], strict: bool = False) -> Card
     document = card.document(front_matter=any(parts(pointer)[:1] == ["front_matter"] for pointer in pointers))
     return CardReport(card=card, policies=[PolicyReport(policy, [_check_rule(rule, card, document, strict)
                                                                    for rule in policy.rules])
-                                           for policy in policies])
+                                           for policy in policies], document=document)
 
 
 def _check_rule(rule: Rule, card: Card, document: dict[str, Any], strict: bool) -> Result:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from modelcard.probe.intervals import wilson
+from modelcard.probe.intervals import rate, wilson
 
 # The filler: sentences without digits (values are digits) and without the needle's words.
 RULER_FILLER = ("The grass is green.", "The sky is blue.", "The sun is yellow.", "Here we go.",
@@ -415,12 +415,12 @@ def shortest_score(length: int, successes: float, trials: int) -> dict[str, Any]
 
     Args:
         length: the shortest tested length, in tokens.
-        successes: right answers at that length.
+        successes: right answers at that length (for a share of an answer's pieces: the prompts' shares summed).
         trials: prompts at that length.
 
     Returns:
         {"length", "score", "interval": [low, high], "successes", "trials"}.
     """
-    return {"length": int(length), "score": round(successes / trials, 4) if trials else None,
-            "interval": interval(successes, trials),
-            "successes": successes if isinstance(successes, int) else round(successes, 4), "trials": trials}
+    stated = rate(successes, trials)
+    return {"length": int(length), "score": stated["value"], "interval": [stated["low"], stated["high"]],
+            "successes": stated["successes"], "trials": trials}

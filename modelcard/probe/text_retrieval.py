@@ -20,7 +20,7 @@ from modelcard.probe.cells import Cells
 from modelcard.probe.context import ProbeContext
 from modelcard.probe.outcome import Outcome, skipped
 from modelcard.probe.prompt_format import PromptFormat, format_of
-from modelcard.probe.retrieval import Codec, FillerStream, Prompt, preflight
+from modelcard.probe.retrieval import Codec, FillerStream, Prompt, interval, preflight
 from modelcard.probe.retrieval_cells import Merged, measure_length, nothing_ran, stream_of
 
 Built = tuple[list[Prompt], list[dict[str, Any]]]  # the prompts, and the lengths too short for them with why
@@ -123,6 +123,41 @@ def pieces_right(prompt: Prompt, predicted: list[int]) -> list[bool]:
         right.append(predicted[start:start + span] == answer[start:start + span])
         start += span
     return right
+
+
+@dataclass
+class PieceTally:
+    """The answers of several prompts whose answer is several pieces (names, words), as `pieces_right` judges
+    them: prompts wholly right, pieces right, and the sum of each prompt's share of pieces right."""
+
+    prompts: int = 0
+    exact: int = 0
+    pieces: int = 0
+    right: int = 0
+    share: float = 0.0
+
+    def add(self, right: list[bool]) -> None:
+        """Count one prompt's answer (one flag per piece)."""
+        self.prompts += 1
+        self.exact += all(right)
+        self.pieces += len(right)
+        self.right += sum(right)
+        self.share += sum(right) / len(right)
+
+    def absorb(self, other: PieceTally) -> None:
+        """Count another tally's prompts too."""
+        self.prompts += other.prompts
+        self.exact += other.exact
+        self.pieces += other.pieces
+        self.right += other.right
+        self.share += other.share
+
+    def row(self, piece: str) -> dict[str, Any]:
+        """Exact match and `<piece>_accuracy`, each with its 95% Wilson interval, and the prompts behind them."""
+        return {"exact_match": round(self.exact / self.prompts, 4),
+                "exact_match_interval": interval(self.exact, self.prompts),
+                f"{piece}_accuracy": round(self.right / self.pieces, 4),
+                f"{piece}_accuracy_interval": interval(self.right, self.pieces), "samples": self.prompts}
 
 
 def length_sample_cells(params: dict[str, Any]) -> list[dict[str, Any]]:

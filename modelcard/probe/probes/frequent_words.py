@@ -26,9 +26,15 @@ from modelcard.probe.intervals import rate
 from modelcard.probe.outcome import Outcome
 from modelcard.probe.prompt_format import PromptFormat
 from modelcard.probe.registry import probe
-from modelcard.probe.retrieval import Codec, FillerStream, Prompt, interval, rng_for
+from modelcard.probe.retrieval import Codec, FillerStream, Prompt, rng_for
 from modelcard.probe.retrieval_cells import Merged
-from modelcard.probe.text_retrieval import RetrievalTask, length_sample_cells, pieces_right, retrieval_cells
+from modelcard.probe.text_retrieval import (
+    PieceTally,
+    RetrievalTask,
+    length_sample_cells,
+    pieces_right,
+    retrieval_cells,
+)
 
 ASK = "\nQuestion: what are the {top} most frequent words in the coded text above, after the example?"
 CUE = "Answer: the {top} most frequent words are:"
@@ -146,28 +152,17 @@ def fw_prompts(codec: Codec, stream: FillerStream, params: dict[str, Any], cell:
 
 def conclude_fw(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec: Codec,
                 fmt: PromptFormat) -> Outcome:
-    rows: dict[int, dict[str, Any]] = {}
+    rows: dict[int, PieceTally] = {}
     for prompt, score in zip(merged.prompts, merged.scores, strict=True):
-        right = pieces_right(prompt, score["value"].predicted)
-        row = rows.setdefault(prompt.info["length"],
-                              {"exact": 0, "prompts": 0, "words": 0, "words_right": 0, "share": 0.0})
-        row["prompts"] += 1
-        row["exact"] += all(right)
-        row["words"] += len(right)
-        row["words_right"] += sum(right)
-        row["share"] += sum(right) / len(right)
-    table = [{"length": n, "exact_match": round(row["exact"] / row["prompts"], 4),
-              "exact_match_interval": interval(row["exact"], row["prompts"]),
-              "word_accuracy": round(row["words_right"] / row["words"], 4),
-              "word_accuracy_interval": interval(row["words_right"], row["words"]), "samples": row["prompts"]}
-             for n, row in sorted(rows.items())]
-    scores = {n: row["share"] / row["prompts"] for n, row in rows.items()}
-    counts = {n: (row["share"], row["prompts"]) for n, row in rows.items()}
+        rows.setdefault(prompt.info["length"], PieceTally()).add(pieces_right(prompt, score["value"].predicted))
+    table = [{"length": n, **row.row("word")} for n, row in sorted(rows.items())]
+    scores = {n: row.share / row.prompts for n, row in rows.items()}
+    counts = {n: (row.share, row.prompts) for n, row in rows.items()}
     verdict = family_verdict("aggregation", "frequent-word counting", scores, counts, params, ctx.max_length(),
                              measure=WORDS)
     return verdict.outcome(params, {
         "by_length": table, "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
-        "exact_match": {str(n): rate(row["exact"], row["prompts"]) for n, row in sorted(rows.items())},
+        "exact_match": {str(n): rate(row.exact, row.prompts) for n, row in sorted(rows.items())},
         "answers": [{"length": p.info["length"], "sample": p.info["sample"], "top_words": p.info["top_words"],
                      "counts": p.info["counts"], "words": p.info["words"]} for p in merged.prompts],
         "skipped_lengths": merged.skipped, "tokenizer": codec.name, "prompt_format": fmt.as_dict(),

@@ -39,7 +39,7 @@ from modelcard.probe.retrieval import (
 )
 from modelcard.probe.retrieval_cells import Merged
 from modelcard.probe.shared import claimed_windows
-from modelcard.probe.text_retrieval import RetrievalTask, pieces_right, retrieval_cells
+from modelcard.probe.text_retrieval import PieceTally, RetrievalTask, pieces_right, retrieval_cells
 
 FIRST = " VAR {name} = {value}."
 LINK = " VAR {name} = VAR {source}."
@@ -156,38 +156,25 @@ def vt_prompts(codec: Codec, stream: FillerStream, params: dict[str, Any], cell:
 
 def conclude_vt(ctx: ProbeContext, params: dict[str, Any], merged: Merged, codec: Codec,
                 fmt: PromptFormat) -> Outcome:
-    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    rows: dict[tuple[int, int], PieceTally] = {}
     for prompt, score in zip(merged.prompts, merged.scores, strict=True):
-        right = pieces_right(prompt, score["value"].predicted)
-        row = rows.setdefault((prompt.info["length"], prompt.info["hops"]),
-                              {"exact": 0, "prompts": 0, "names": 0, "names_right": 0, "share": 0.0})
-        row["prompts"] += 1
-        row["exact"] += all(right)
-        row["names"] += len(right)
-        row["names_right"] += sum(right)
-        row["share"] += sum(right) / len(right)
-    table = [{"length": length, "hops": hops, "exact_match": round(row["exact"] / row["prompts"], 4),
-              "exact_match_interval": interval(row["exact"], row["prompts"]),
-              "name_accuracy": round(row["names_right"] / row["names"], 4),
-              "name_accuracy_interval": interval(row["names_right"], row["names"]), "samples": row["prompts"]}
-             for (length, hops), row in sorted(rows.items())]
+        rows.setdefault((prompt.info["length"], prompt.info["hops"]), PieceTally()).add(
+            pieces_right(prompt, score["value"].predicted))
+    table = [{"length": length, "hops": hops, **row.row("name")} for (length, hops), row in sorted(rows.items())]
     compared = compared_hops(rows) or {hops for _, hops in rows}  # none in common: every length on what it has
-    by_length: dict[int, list[Any]] = {}
+    by_length: dict[int, PieceTally] = {}
     for (length, hops), row in rows.items():
         if hops in compared:
-            tally = by_length.setdefault(length, [0.0, 0, 0])
-            tally[0] += row["share"]
-            tally[1] += row["prompts"]
-            tally[2] += row["exact"]
-    scores = {n: share / total for n, (share, total, _) in by_length.items()}
-    counts = {n: (share, total) for n, (share, total, _) in by_length.items()}
+            by_length.setdefault(length, PieceTally()).absorb(row)
+    scores = {n: row.share / row.prompts for n, row in by_length.items()}
+    counts = {n: (row.share, row.prompts) for n, row in by_length.items()}
     verdict = family_verdict("multi-hop", "variable tracking", scores, counts, params, ctx.max_length(),
                              measure=NAMES)
     longest = max(scores)
     return verdict.outcome(params, {
         "cells": table, "scores": {str(n): round(s, 4) for n, s in sorted(scores.items())},
         "score_intervals": {str(n): interval(*counts[n]) for n in sorted(counts)},
-        "exact_match": {str(n): rate(exact, total) for n, (_, total, exact) in sorted(by_length.items())},
+        "exact_match": {str(n): rate(row.exact, row.prompts) for n, row in sorted(by_length.items())},
         "longest": {"length": longest, "score": round(scores[longest], 4)},
         "hops_compared": sorted(compared), "skipped_lengths": merged.skipped, "tokenizer": codec.name,
         "prompt_format": fmt.as_dict(),
@@ -202,7 +189,7 @@ def compared_hops(rows: dict[tuple[int, int], Any]) -> set[int]:
     like instead of being dropped.
 
     Args:
-        rows: (length, hops) -> the cell's tallies.
+        rows: (length, hops) -> the cell's tally.
 
     Returns:
         The hop counts common to every length.
